@@ -1,0 +1,49 @@
+"""Write-then-rename, so a file that exists under its final name is always complete.
+
+An interrupted run leaves only ``*.partial`` files behind, which no step ever reads; a previous
+complete output stays untouched until the new one is whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+PARTIAL_SUFFIX = ".partial"
+
+
+def partial_path(path: Path) -> Path:
+    return path.with_name(path.name + PARTIAL_SUFFIX)
+
+
+def commit(temporary: Path, final: Path) -> None:
+    """Flush ``temporary`` to disk and atomically give it the name ``final``."""
+    with open(temporary, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temporary, final)
+
+
+@contextlib.contextmanager
+def atomic_path(final: Path) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it replaces ``final``, on error it is removed."""
+    temporary = partial_path(final)
+    try:
+        yield temporary
+        commit(temporary, final)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        np.save(handle, array, allow_pickle=False)
+
+
+def write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
