@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from utils.errors import InputError
 
@@ -62,3 +63,53 @@ def run(main: Callable[[], None], prog: str) -> None:
         print(f"\n{prog}: interrupted; nothing incomplete was kept. Run the same command again.",
               file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
+
+
+# --- argument groups shared by the training scripts ---------------------------------------------
+
+
+def unit_interval(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--data", type=Path, required=True,
+                       help="frames folder written by video_to_frames.py (or its frames.npy)")
+    group.add_argument("--annotations", type=Path, default=None,
+                       help="labels file (default: labels.npy beside frames.npy)")
+
+
+def add_split_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("split", "train/validation/test split; recorded in the model's sidecar")
+    group.add_argument("--split", choices=("random", "group", "official"), default="random",
+                       help="random: stratified over clips (the paper); group: all clips of a UCF group on one "
+                            "side; official: UCF101/HMDB51 split lists from --split_dir")
+    group.add_argument("--test_size", type=unit_interval, default=0.2,
+                       help="test fraction (random and group splits)")
+    group.add_argument("--val_size", type=unit_interval, default=0.1,
+                       help="fraction of the training part held out to pick the best epoch (0: keep the last)")
+    group.add_argument("--seed", type=int, default=0, help="seed of the split, initial weights and shuffling")
+    group.add_argument("--split_dir", type=Path, default=None,
+                       help="folder with trainlist0K.txt/testlist0K.txt (UCF101) or *_test_splitK.txt (HMDB51)")
+    group.add_argument("--split_id", type=int, choices=(1, 2, 3), default=1, help="which official split K")
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, epochs: int, output: str) -> None:
+    group = parser.add_argument_group("training")
+    group.add_argument("--batch_size", type=positive_int, default=8, help="clips per step")
+    group.add_argument("--epochs", type=positive_int, default=epochs, help="training epochs")
+    group.add_argument("--lr", type=positive_float, default=1e-4, help="Adam learning rate")
+    group.add_argument("--width", type=positive_float, default=1.0,
+                       help="channel multiplier of every layer (1.0 = the paper's model)")
+    outputs = parser.add_argument_group("outputs")
+    outputs.add_argument("--output_path", type=Path, default=Path(output),
+                         help="model file (.keras; a legacy .h5 name also works); its sidecar is the same "
+                              "name with .json")
+    outputs.add_argument("--log_path", type=Path, default=None,
+                         help="CSV training history (default: OUTPUT.history.csv beside the model)")
+    outputs.add_argument("--logdir", type=Path, default=None,
+                         help="TensorBoard log folder (default: runs/OUTPUT_STEM)")

@@ -1,0 +1,120 @@
+import csv
+import json
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from tests.frames_factory import write_frames_folder
+from tests.scripts import assert_one_line_error, run_script, start_script
+
+TINY = ["--width", "0.5", "--batch_size", "4", "--lr", "1e-3"]
+
+
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory):
+    return write_frames_folder(tmp_path_factory.mktemp("frames"), classes=("Bright", "Dark"), groups=4, clips=4,
+                               shape=(16, 32, 32))
+
+
+def history_rows(path):
+    return list(csv.DictReader(path.open())) if path.exists() else []
+
+
+def test_short_training_learns_and_writes_every_output(frames, tmp_path):
+    import keras
+
+    output = tmp_path / "student.keras"
+    result = run_script("train_student.py", "--data", frames, "--epochs", 6, "--output_path", output,
+                        "--logdir", tmp_path / "tb", *TINY)
+    assert result.returncode == 0, result.stderr
+    sidecar = json.loads((tmp_path / "student.json").read_text())
+    assert sidecar["role"] == "student" and sidecar["classes"] == ["Bright", "Dark"]
+    assert sidecar["input_shape"] == [16, 32, 32, 3]
+    split = sidecar["split"]
+    assert split["protocol"] == "random" and split["seed"] == 0
+    parts = [set(split[f"{p}_indices"]) for p in ("train", "val", "test")]
+    assert not (parts[0] & parts[2]) and not (parts[1] & parts[2]) and not (parts[0] & parts[1])
+    assert sum(map(len, parts)) == 32
+    assert sidecar["metrics"]["test_accuracy"] >= 0.8, sidecar["metrics"]  # chance is 1/2
+    assert sidecar["hyperparameters"]["epochs"] == 6
+    assert "tensorflow" in sidecar["versions"]
+
+    model = keras.models.load_model(output)
+    assert model.layers[-1].get_config()["activation"] == "linear"  # logits, not probabilities
+    rows = history_rows(tmp_path / "student.history.csv")
+    assert [int(r["epoch"]) for r in rows] == list(range(6))
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"} <= set(rows[0])
+    assert float(rows[0]["learning_rate"]) == pytest.approx(1e-3)
+    for part in ("train", "validation"):
+        assert list((tmp_path / "tb" / part).glob("events.out.tfevents.*")), part
+    assert not (tmp_path / "student.best.keras").exists() and not (tmp_path / "student.backup").exists()
+    assert "test accuracy" in result.stdout
+
+
+def test_killed_training_resumes_from_its_last_finished_epoch(frames, tmp_path):
+    output = tmp_path / "teacher.keras"
+    command = ["train_teacher.py", "--data", frames, "--epochs", 5, "--output_path", output,
+               "--logdir", tmp_path / "tb", *TINY, "--width", "0.125"]
+    process = start_script(*command)
+    history = tmp_path / "teacher.history.csv"
+    deadline = time.monotonic() + 240
+    while len(history_rows(history)) < 2:  # two epochs logged: the backup holds at least the first
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not output.exists()
+    assert (tmp_path / "teacher.backup").is_dir()
+
+    result = run_script(*command)
+    assert result.returncode == 0, result.stderr
+    assert "resuming from the end of epoch" in result.stderr
+    resumed_from = int(result.stderr.split("resuming from the end of epoch")[1].split()[0])
+    assert resumed_from in (1, 2)  # the kill may fall between the history row and the backup
+    rows = history_rows(history)
+    assert [int(r["epoch"]) for r in rows] == list(range(5))  # each epoch once, none lost
+    assert json.loads((tmp_path / "teacher.json").read_text())["hyperparameters"]["epochs"] == 5
+    assert not (tmp_path / "teacher.backup").exists()
+
+
+def test_same_seed_gives_the_same_split_and_the_same_model(frames, tmp_path):
+    import keras
+
+    runs = []
+    for name in ("a", "b"):
+        output = tmp_path / f"{name}.keras"
+        result = run_script("train_student.py", "--data", frames, "--epochs", 1, "--output_path", output,
+                            "--logdir", tmp_path / name, "--split", "group", *TINY)
+        assert result.returncode == 0, result.stderr
+        runs.append((json.loads((tmp_path / f"{name}.json").read_text()), keras.models.load_model(output)))
+    (first, model_a), (second, model_b) = runs
+    assert first["split"] == second["split"]
+    assert first["metrics"] == second["metrics"]
+    for a, b in zip(model_a.get_weights(), model_b.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--data", "/nonexistent/frames"], "/nonexistent/frames: frames file not found"),
+        (["--task", "fintuning_C3D_Sports1M"], "--weights"),
+        (["--output_path", "/nonexistent/dir/t.keras"], "does not exist"),
+        (["--output_path", "teacher.pt"], ".keras"),
+        (["--batch_size", "1000"], "--batch_size 1000"),
+        (["--epochs", "0"], "--epochs"),
+        (["--split", "official"], "--split_dir"),
+    ],
+)
+def test_bad_input_is_a_one_line_error(frames, tmp_path, args, fragment):
+    base = {"--data": str(frames), "--output_path": str(tmp_path / "t.keras")}
+    for flag, value in zip(args[::2], args[1::2]):
+        base[flag] = value
+    flat = [item for pair in base.items() for item in pair]
+    result = run_script("train_teacher.py", *flat, "--epochs", base.get("--epochs", "1"))
+    assert_one_line_error(result, fragment)
+    assert not (tmp_path / "t.keras").exists()

@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Train the small 3D-CNN student on hard labels alone: the paper's "Student w/o KD" baseline.
+
+    python train_student.py --data Output_dataset/UCF11 --output_path models/UCF11_student.keras
+
+Same flags, outputs and resumption as train_teacher.py; the paper trains it like the teacher
+(Adam 1e-4, batch 8). The distilled students (distill.py) use the same architecture, so this is
+the row they are compared with.
+"""
+
+from __future__ import annotations
+
+from utils.cli import ArgumentParser, add_data_arguments, add_split_arguments, add_training_arguments, run
+from utils.run_setup import data_and_split
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="train_student.py", description=__doc__)
+    add_data_arguments(parser)
+    add_training_arguments(parser, epochs=50, output="outputs/student.keras")
+    add_split_arguments(parser)
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
+
+    data, split = data_and_split(args)  # fails fast, before TensorFlow loads
+
+    from models.c3d import student_c3d
+    from utils.training import seed_everything, train_and_save
+
+    seed_everything(args.seed)
+
+    model = student_c3d(data.num_classes, data.clip_shape, width=args.width)
+    record = {"role": "student", "architecture": "c3d_student", "task": "student_without_kd", "width": args.width}
+    final = train_and_save(model, data, split, args, record)
+    metrics = final["metrics"]
+    print(f"student saved to {args.output_path}: test accuracy {metrics['test_accuracy']:.4f} "
+          f"on {metrics['test_clips']} clips")
+
+
+if __name__ == "__main__":
+    run(main, "train_student.py")

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Train the C3D teacher: from scratch ("TFS") or fine-tuned from Sports-1M weights ("TUTL").
+
+    # TFS: C3D trained from scratch (the paper: Adam 1e-4, batch 8, 50 epochs)
+    python train_teacher.py --data Output_dataset/UCF11 --task train_local_teacher \\
+        --output_path models/UCF11_teacher_TFS.keras
+
+    # TUTL: Sports-1M C3D, every layer through fc7 frozen, a new classification head trained
+    python train_teacher.py --data Output_dataset/UCF11 --task fintuning_C3D_Sports1M \\
+        --weights sports1M_weights_tf.h5 --output_path models/UCF11_teacher_TUTL.keras
+
+The model outputs logits. Beside it: NAME.json (sidecar: classes, input shape, split and its test
+indices, hyper-parameters, metrics), NAME.history.csv, and TensorBoard logs in runs/NAME/.
+Killed or interrupted, the same command resumes from the last finished epoch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from utils.cli import ArgumentParser, add_data_arguments, add_split_arguments, add_training_arguments, run
+from utils.errors import InputError
+from utils.run_setup import data_and_split
+
+TASKS = ("train_local_teacher", "fintuning_C3D_Sports1M")  # spelled as in the original project
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="train_teacher.py", description=__doc__)
+    add_data_arguments(parser)
+    parser.add_argument("--task", choices=TASKS, default="train_local_teacher",
+                        help="train_local_teacher: C3D from scratch (TFS); fintuning_C3D_Sports1M: Sports-1M "
+                             "C3D with a new head (TUTL, needs --weights)")
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="Sports-1M C3D weights (sports1M_weights_tf.h5 of the public Keras port)")
+    add_training_arguments(parser, epochs=50, output="outputs/teacher.keras")
+    add_split_arguments(parser)
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
+    if args.task == "fintuning_C3D_Sports1M":
+        if args.weights is None:
+            raise InputError("--task fintuning_C3D_Sports1M needs --weights PATH/sports1M_weights_tf.h5")
+        if args.width != 1.0:
+            raise InputError("--width: the Sports-1M weights fit only the width-1.0 C3D")
+
+    data, split = data_and_split(args)  # fails fast, before TensorFlow loads
+
+    from models.c3d import sports1m_c3d, teacher_c3d
+    from utils.training import seed_everything, train_and_save
+
+    seed_everything(args.seed)
+
+    if args.task == "train_local_teacher":
+        model = teacher_c3d(data.num_classes, data.clip_shape, width=args.width)
+        record = {"role": "teacher", "architecture": "c3d_teacher", "task": args.task, "width": args.width}
+    else:
+        model = sports1m_c3d(data.num_classes, args.weights, data.clip_shape)
+        record = {"role": "teacher", "architecture": "c3d_sports1m", "task": args.task, "width": 1.0,
+                  "weights": str(args.weights.resolve())}
+    final = train_and_save(model, data, split, args, record)
+    metrics = final["metrics"]
+    print(f"teacher saved to {args.output_path}: test accuracy {metrics['test_accuracy']:.4f} "
+          f"on {metrics['test_clips']} clips")
+
+
+if __name__ == "__main__":
+    run(main, "train_teacher.py")

@@ -1,0 +1,92 @@
+"""Batches of uint8 clips streamed from frames.npy with tf.data, for training and evaluation.
+
+Clips are read with ``os.preadv`` at their offsets in the .npy file, straight into the batch
+buffer. Reading through the memory map would work too, but every page it touches counts towards
+this process's resident memory until the kernel reclaims it, so peak RSS would grow with the
+dataset; plain reads leave those pages to the page cache, and RSS stays at a few batches whatever
+the size of frames.npy. Batches are gathered by a parallel ``tf.data`` map (the reads release the
+GIL), shuffled per epoch from a seed, and prefetched, so the model never waits on disk.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from utils.frames_data import FramesData
+
+
+class ClipReader:
+    """Random access to the clips of a frames.npy file without mapping it into memory."""
+
+    def __init__(self, data: FramesData):
+        self.path = data.frames_path
+        self.clip_shape = data.clip_shape
+        self.clip_bytes = math.prod(self.clip_shape)
+        self.offset = int(data.frames.offset)  # where the array starts, after the .npy header
+        self._fd = os.open(self.path, os.O_RDONLY)
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        """The clips at ``indices`` as one uint8 array, in the order given."""
+        batch = np.empty((len(indices), *self.clip_shape), dtype=np.uint8)
+        for row, index in enumerate(indices):
+            view = memoryview(batch[row].reshape(-1))
+            position = self.offset + int(index) * self.clip_bytes
+            while view.nbytes:
+                count = os.preadv(self._fd, [view], position)
+                if count == 0:
+                    raise OSError(f"{self.path}: file ends before clip {index}")
+                view, position = view[count:], position + count
+        return batch
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    def __del__(self):
+        try:
+            self.close()
+        except OSError:
+            pass
+
+
+def clip_dataset(
+    data: FramesData,
+    indices: np.ndarray,
+    batch_size: int,
+    shuffle: bool,
+    seed: int = 0,
+    repeat: bool = False,
+    reader: ClipReader | None = None,
+) -> tf.data.Dataset:
+    """(uint8 clips B×T×H×W×3, int64 labels B) batches of the clips at ``indices``.
+
+    With ``shuffle`` the order changes every epoch (each new iteration) but is a fixed sequence
+    for a given seed. The last batch may be smaller.
+    """
+    reader = reader or ClipReader(data)
+    labels = data.labels
+    indices = np.asarray(indices, dtype=np.int64)
+
+    def gather(batch_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        order = np.argsort(batch_indices, kind="stable")  # read in file order: kinder to the disk
+        ordered = batch_indices[order]
+        return reader.read(ordered), labels[ordered]
+
+    def load(batch_indices):
+        clips, batch_labels = tf.numpy_function(gather, [batch_indices], (tf.uint8, tf.int64), stateful=False)
+        clips.set_shape((None, *data.clip_shape))
+        batch_labels.set_shape((None,))
+        return clips, batch_labels
+
+    dataset = tf.data.Dataset.from_tensor_slices(indices)
+    if shuffle:
+        dataset = dataset.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
+    dataset = dataset.batch(batch_size).map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)

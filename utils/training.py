@@ -1,0 +1,196 @@
+"""One training run: callbacks, resumption, the best checkpoint, and the final model with its sidecar.
+
+Every run writes, for ``--output_path models/teacher.keras``:
+
+    models/teacher.keras          the model with the best validation accuracy (the final output)
+    models/teacher.json           its sidecar (utils/sidecar.py)
+    models/teacher.history.csv    per-epoch loss, accuracy, val_loss, val_accuracy, learning_rate
+                                  (or --log_path)
+    runs/teacher/                 TensorBoard logs (or --logdir)
+    models/teacher.best.keras     while training: the best model so far
+    models/teacher.backup/        while training: last finished epoch (Keras BackupAndRestore)
+
+Killed and started again with the same command, a run restores the last finished epoch (weights,
+optimizer state, epoch number), drops history rows of unfinished epochs, remembers the best
+validation accuracy so far, and trains the remaining epochs. The backup and the running best are
+removed once the final model and sidecar are written.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from utils.errors import InputError
+from utils.run_setup import RunPaths
+
+MONITOR = "val_accuracy"
+
+
+class LearningRateLogger(keras.callbacks.Callback):
+    """Adds the optimizer's learning rate to the epoch logs, so TensorBoard and the CSV show it."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Saves the model whenever ``monitor`` improves, via a temporary file and a rename.
+
+    Keras's ModelCheckpoint writes in place, so a kill during the save leaves a broken best model;
+    this one also starts from the best value of the epochs before a resumption.
+    """
+
+    def __init__(self, path: Path, monitor: str = MONITOR, best: float = -math.inf):
+        super().__init__()
+        self.path, self.monitor, self.best = Path(path), monitor, best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:  # no validation data: keep the latest epoch
+            value = float(epoch)
+        if value > self.best:
+            self.best = float(value)
+            save_model(self.model, self.path)
+
+
+def save_model(model: keras.Model, path: Path) -> None:
+    """model.save under a temporary name with the same suffix (Keras picks the format by it), then rename."""
+    path = Path(path)
+    temporary = path.with_name(path.stem + ".partial" + path.suffix)
+    model.save(temporary)
+    shutil.move(temporary, path)
+
+
+def resume_state(paths: RunPaths) -> tuple[int, float]:
+    """(epochs already finished, best monitored value among them) of an interrupted run, or (0, -inf).
+
+    Also drops history rows of epochs that did not finish, so the CSV has each epoch once.
+    """
+    metadata = paths.backup / "training_metadata.json"
+    finished = json.loads(metadata.read_text())["epoch"] if metadata.is_file() else 0
+    best = -math.inf
+    if paths.history.is_file():
+        rows = list(csv.DictReader(paths.history.open()))
+        kept = [row for row in rows if int(row["epoch"]) < finished]
+        if kept != rows:
+            with paths.history.open("w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=list(rows[0].keys()))
+                writer.writeheader()
+                writer.writerows(kept)
+        values = [float(row[MONITOR]) for row in kept if row.get(MONITOR)]
+        best = max(values, default=-math.inf)
+    if finished == 0:
+        paths.best.unlink(missing_ok=True)
+        if paths.history.is_file():
+            paths.history.unlink()
+    return finished, best
+
+
+def fit(model: keras.Model, train, validation, epochs: int, paths: RunPaths) -> int:
+    """Train a compiled model for ``epochs`` (resuming if a backup exists); return epochs done now."""
+    finished, best = resume_state(paths)
+    if finished >= epochs and paths.best.is_file():
+        return 0
+    if finished:
+        print(f"resuming from the end of epoch {finished} (backup in {paths.backup})", file=sys.stderr)
+    paths.history.parent.mkdir(parents=True, exist_ok=True)
+    callbacks = [
+        LearningRateLogger(),
+        keras.callbacks.TensorBoard(log_dir=str(paths.tensorboard)),
+        BestCheckpoint(paths.best, best=best),
+        keras.callbacks.CSVLogger(str(paths.history), append=True),
+        # last, so that an epoch counts as finished only after everything above has been written
+        # kept after fit (finish() removes it), so a kill between the last epoch and the final
+        # save resumes straight to the save instead of training again from scratch
+        keras.callbacks.BackupAndRestore(str(paths.backup), double_checkpoint=True, delete_checkpoint=False),
+    ]
+    history = model.fit(train, validation_data=validation, epochs=epochs, callbacks=callbacks,
+                        verbose=1 if sys.stdout.isatty() else 2)
+    return len(history.epoch)
+
+
+def finish(paths: RunPaths, record_for: callable) -> tuple[keras.Model, dict]:
+    """Load the best checkpoint, let ``record_for(model)`` compute the sidecar, write both, clean up."""
+    from utils.sidecar import write_sidecar
+
+    best = keras.models.load_model(paths.best)
+    record = record_for(best)
+    write_sidecar(paths.output, record)
+    if paths.output.suffix == ".keras":
+        shutil.move(paths.best, paths.output)
+    else:
+        save_model(best, paths.output)
+        paths.best.unlink()
+    shutil.rmtree(paths.backup, ignore_errors=True)
+    return best, record
+
+
+def compile_classifier(model: keras.Model, learning_rate: float) -> None:
+    """Adam and cross-entropy on logits, as the paper (the networks end in logits, not softmax)."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+
+
+def evaluate(model: keras.Model, dataset) -> dict:
+    """Loss and accuracy of a compiled model over a dataset, as plain floats."""
+    values = model.evaluate(dataset, verbose=0, return_dict=True)
+    return {name: float(np.asarray(value)) for name, value in values.items()}
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow: call before building the model (its initial weights
+    are drawn then), so that a run repeats on CPU: same weights, dropout masks and shuffling."""
+    keras.utils.set_random_seed(seed)
+
+
+def train_and_save(model: keras.Model, data, split, args, record: dict) -> dict:
+    """The whole run shared by train_teacher.py and train_student.py; returns the sidecar record.
+
+    ``record`` holds the sidecar keys the script knows (role, architecture, ...); this adds the
+    data fingerprint, split indices, hyper-parameters, metrics and library versions.
+    """
+    from utils.input_pipeline import ClipReader, clip_dataset
+    from utils.sidecar import library_versions
+
+    paths = RunPaths.from_args(args.output_path, args.log_path, args.logdir)
+    reader = ClipReader(data)
+    train = clip_dataset(data, split.train, args.batch_size, shuffle=True, seed=args.seed, reader=reader)
+    validation = clip_dataset(data, split.val, args.batch_size, shuffle=False, reader=reader) if len(split.val) else None
+    compile_classifier(model, args.lr)
+    fit(model, train, validation, args.epochs, paths)
+
+    def with_metrics(best: keras.Model) -> dict:
+        test = evaluate(best, clip_dataset(data, split.test, args.batch_size, shuffle=False, reader=reader))
+        metrics = {"test_accuracy": test["accuracy"], "test_loss": test["loss"], "test_clips": int(len(split.test))}
+        if validation is not None:
+            val = evaluate(best, validation)
+            metrics.update(val_accuracy=val["accuracy"], val_loss=val["loss"])
+        return {
+            **record,
+            "classes": data.classes,
+            "input_shape": list(data.clip_shape),
+            "data": data.fingerprint(),
+            "split": {**args.split_settings.to_json(), "train_indices": split.train.tolist(),
+                      "val_indices": split.val.tolist(), "test_indices": split.test.tolist()},
+            "hyperparameters": {"batch_size": args.batch_size, "epochs": args.epochs, "lr": args.lr,
+                                "width": args.width, "seed": args.seed, "optimizer": "adam"},
+            "metrics": metrics,
+            "history": str(paths.history),
+            "tensorboard": str(paths.tensorboard),
+            "versions": library_versions(),
+        }
+
+    _, final = finish(paths, with_metrics)
+    return final
