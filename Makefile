@@ -8,6 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= data
+DEMO_EPOCHS ?= 4
 
 .PHONY: setup demo test bench clean-data
 
@@ -22,9 +23,14 @@ $(STAMP): requirements.txt
 demo: setup
 	$(BIN)/python make_synthetic_dataset.py --output_path $(DATA)/synthetic_videos
 	$(BIN)/python video_to_frames.py --input_path $(DATA)/synthetic_videos \
-		--output_path $(DATA)/synthetic_frames --sequence_length 16 --frame_height 112 --frame_width 112
-	@echo; cat $(DATA)/synthetic_frames/Format_Time_Summary.txt
-	@echo; ls -l $(DATA)/synthetic_frames
+		--output_path $(DATA)/synthetic_frames --sequence_length 16 --frame_height 64 --frame_width 64
+	@echo; cat $(DATA)/synthetic_frames/Format_Time_Summary.txt; echo
+	mkdir -p $(DATA)/models
+	$(BIN)/python train_teacher.py --data $(DATA)/synthetic_frames --width 0.25 --epochs $(DEMO_EPOCHS) \
+		--lr 1e-3 --output_path $(DATA)/models/teacher.keras --logdir $(DATA)/runs/teacher
+	$(BIN)/python train_student.py --data $(DATA)/synthetic_frames --width 0.5 --epochs $(DEMO_EPOCHS) \
+		--lr 1e-3 --output_path $(DATA)/models/student.keras --logdir $(DATA)/runs/student
+	@echo; echo "models, sidecars and histories in $(DATA)/models; TensorBoard: $(BIN)/tensorboard --logdir $(DATA)/runs"
 
 test: setup
 	$(BIN)/python -m pytest

@@ -34,10 +34,7 @@ def main() -> None:
 
     model = student_c3d(data.num_classes, data.clip_shape, width=args.width)
     record = {"role": "student", "architecture": "c3d_student", "task": "student_without_kd", "width": args.width}
-    final = train_and_save(model, data, split, args, record)
-    metrics = final["metrics"]
-    print(f"student saved to {args.output_path}: test accuracy {metrics['test_accuracy']:.4f} "
-          f"on {metrics['test_clips']} clips")
+    train_and_save(model, data, split, args, record)
 
 
 if __name__ == "__main__":

@@ -60,10 +60,7 @@ def main() -> None:
         model = sports1m_c3d(data.num_classes, args.weights, data.clip_shape)
         record = {"role": "teacher", "architecture": "c3d_sports1m", "task": args.task, "width": 1.0,
                   "weights": str(args.weights.resolve())}
-    final = train_and_save(model, data, split, args, record)
-    metrics = final["metrics"]
-    print(f"teacher saved to {args.output_path}: test accuracy {metrics['test_accuracy']:.4f} "
-          f"on {metrics['test_clips']} clips")
+    train_and_save(model, data, split, args, record)
 
 
 if __name__ == "__main__":

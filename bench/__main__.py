@@ -2,7 +2,9 @@
 
 import sys
 
-from bench import extraction
+from bench import extraction, input_pipeline
 
 if __name__ == "__main__":
-    extraction.main(sys.argv[1:])
+    for benchmark in (extraction, input_pipeline):
+        print(f"\n== {benchmark.__name__} ==", flush=True)
+        benchmark.main([a for a in sys.argv[1:] if a == "--large"])

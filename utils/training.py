@@ -23,12 +23,14 @@ import json
 import math
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from utils.errors import InputError
+from utils.resource_usage import peak_rss_mib
 from utils.run_setup import RunPaths
 
 MONITOR = "val_accuracy"
@@ -113,7 +115,7 @@ def fit(model: keras.Model, train, validation, epochs: int, paths: RunPaths) -> 
         # save resumes straight to the save instead of training again from scratch
         keras.callbacks.BackupAndRestore(str(paths.backup), double_checkpoint=True, delete_checkpoint=False),
     ]
-    history = model.fit(train, validation_data=validation, epochs=epochs, callbacks=callbacks,
+    history = model.fit(train, validation_data=validation, epochs=epochs, callbacks=callbacks, shuffle=False,
                         verbose=1 if sys.stdout.isatty() else 2)
     return len(history.epoch)
 
@@ -169,11 +171,14 @@ def train_and_save(model: keras.Model, data, split, args, record: dict) -> dict:
     train = clip_dataset(data, split.train, args.batch_size, shuffle=True, seed=args.seed, reader=reader)
     validation = clip_dataset(data, split.val, args.batch_size, shuffle=False, reader=reader) if len(split.val) else None
     compile_classifier(model, args.lr)
+    start = time.perf_counter()
     fit(model, train, validation, args.epochs, paths)
+    train_seconds = time.perf_counter() - start  # this invocation only, when resumed
 
     def with_metrics(best: keras.Model) -> dict:
         test = evaluate(best, clip_dataset(data, split.test, args.batch_size, shuffle=False, reader=reader))
-        metrics = {"test_accuracy": test["accuracy"], "test_loss": test["loss"], "test_clips": int(len(split.test))}
+        metrics = {"test_accuracy": test["accuracy"], "test_loss": test["loss"], "test_clips": int(len(split.test)),
+                   "peak_rss_mib": peak_rss_mib(), "train_seconds": train_seconds}
         if validation is not None:
             val = evaluate(best, validation)
             metrics.update(val_accuracy=val["accuracy"], val_loss=val["loss"])
@@ -193,4 +198,7 @@ def train_and_save(model: keras.Model, data, split, args, record: dict) -> dict:
         }
 
     _, final = finish(paths, with_metrics)
+    metrics = final["metrics"]
+    print(f"{record['role']} saved to {paths.output}: test accuracy {metrics['test_accuracy']:.4f} "
+          f"on {metrics['test_clips']} clips")
     return final
