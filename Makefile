@@ -30,6 +30,11 @@ demo: setup
 		--lr 1e-3 --output_path $(DATA)/models/teacher.keras --logdir $(DATA)/runs/teacher
 	$(BIN)/python train_student.py --data $(DATA)/synthetic_frames --width 0.5 --epochs $(DEMO_EPOCHS) \
 		--lr 1e-3 --output_path $(DATA)/models/student.keras --logdir $(DATA)/runs/student
+	$(BIN)/python distill.py --data $(DATA)/synthetic_frames --source $(DATA)/models/teacher.keras --width 0.5 \
+		--epochs $(DEMO_EPOCHS) --lr 1e-3 --temperature 10 --output_path $(DATA)/models/student_distilled.keras \
+		--logdir $(DATA)/runs/student_distilled
+	@echo; $(BIN)/python -m utils.sidecar $(DATA)/models/teacher.keras $(DATA)/models/student.keras \
+		$(DATA)/models/student_distilled.keras
 	@echo; echo "models, sidecars and histories in $(DATA)/models; TensorBoard: $(BIN)/tensorboard --logdir $(DATA)/runs"
 
 test: setup

@@ -83,22 +83,31 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
                        help="labels file (default: labels.npy beside frames.npy)")
 
 
-def add_split_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("split", "train/validation/test split; recorded in the model's sidecar")
-    group.add_argument("--split", choices=("random", "group", "official"), default="random",
+def add_split_arguments(parser: argparse.ArgumentParser, inherited: bool = False) -> None:
+    """The split flags; with ``inherited`` they default to the split recorded in the teacher's sidecar."""
+    defaults = {"split": "random", "test_size": 0.2, "val_size": 0.1, "seed": 0, "split_id": 1}
+    if inherited:
+        defaults = dict.fromkeys(defaults)
+    group = parser.add_argument_group(
+        "split", "train/validation/test split; recorded in the model's sidecar"
+        + ("; default: the teacher's, and a different one is refused (the teacher saw those clips)"
+           if inherited else ""))
+    group.add_argument("--split", choices=("random", "group", "official"), default=defaults["split"],
                        help="random: stratified over clips (the paper); group: all clips of a UCF group on one "
                             "side; official: UCF101/HMDB51 split lists from --split_dir")
-    group.add_argument("--test_size", type=unit_interval, default=0.2,
+    group.add_argument("--test_size", type=unit_interval, default=defaults["test_size"],
                        help="test fraction (random and group splits)")
-    group.add_argument("--val_size", type=unit_interval, default=0.1,
+    group.add_argument("--val_size", type=unit_interval, default=defaults["val_size"],
                        help="fraction of the training part held out to pick the best epoch (0: keep the last)")
-    group.add_argument("--seed", type=int, default=0, help="seed of the split, initial weights and shuffling")
+    group.add_argument("--seed", type=int, default=defaults["seed"],
+                       help="seed of the split, initial weights and shuffling")
     group.add_argument("--split_dir", type=Path, default=None,
                        help="folder with trainlist0K.txt/testlist0K.txt (UCF101) or *_test_splitK.txt (HMDB51)")
-    group.add_argument("--split_id", type=int, choices=(1, 2, 3), default=1, help="which official split K")
+    group.add_argument("--split_id", type=int, choices=(1, 2, 3), default=defaults["split_id"],
+                       help="which official split K")
 
 
-def add_training_arguments(parser: argparse.ArgumentParser, epochs: int, output: str) -> None:
+def add_training_arguments(parser: argparse.ArgumentParser, epochs: int, output: str) -> argparse._ArgumentGroup:
     group = parser.add_argument_group("training")
     group.add_argument("--batch_size", type=positive_int, default=8, help="clips per step")
     group.add_argument("--epochs", type=positive_int, default=epochs, help="training epochs")
@@ -113,3 +122,4 @@ def add_training_arguments(parser: argparse.ArgumentParser, epochs: int, output:
                          help="CSV training history (default: OUTPUT.history.csv beside the model)")
     outputs.add_argument("--logdir", type=Path, default=None,
                          help="TensorBoard log folder (default: runs/OUTPUT_STEM)")
+    return group

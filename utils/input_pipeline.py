@@ -60,26 +60,37 @@ def clip_dataset(
     seed: int = 0,
     repeat: bool = False,
     reader: ClipReader | None = None,
+    teacher_logits: np.ndarray | None = None,
 ) -> tf.data.Dataset:
     """(uint8 clips B×T×H×W×3, int64 labels B) batches of the clips at ``indices``.
 
     With ``shuffle`` the order changes every epoch (each new iteration) but is a fixed sequence
-    for a given seed. The last batch may be smaller.
+    for a given seed. The last batch may be smaller. With ``teacher_logits`` (one row per clip of
+    frames.npy, as utils/teacher_cache.py stores them) the inputs become
+    ``{"frames": clips, "teacher_logits": rows}``, what models.distiller.Distiller reads.
     """
     reader = reader or ClipReader(data)
     labels = data.labels
     indices = np.asarray(indices, dtype=np.int64)
 
-    def gather(batch_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def gather(batch_indices: np.ndarray):
         order = np.argsort(batch_indices, kind="stable")  # read in file order: kinder to the disk
         ordered = batch_indices[order]
-        return reader.read(ordered), labels[ordered]
+        parts = [reader.read(ordered), labels[ordered]]
+        if teacher_logits is not None:
+            parts.append(teacher_logits[ordered].astype(np.float32))
+        return tuple(parts)
 
     def load(batch_indices):
-        clips, batch_labels = tf.numpy_function(gather, [batch_indices], (tf.uint8, tf.int64), stateful=False)
+        types = (tf.uint8, tf.int64) + ((tf.float32,) if teacher_logits is not None else ())
+        parts = tf.numpy_function(gather, [batch_indices], types, stateful=False)
+        clips, batch_labels = parts[0], parts[1]
         clips.set_shape((None, *data.clip_shape))
         batch_labels.set_shape((None,))
-        return clips, batch_labels
+        if teacher_logits is None:
+            return clips, batch_labels
+        parts[2].set_shape((None, teacher_logits.shape[1]))
+        return {"frames": clips, "teacher_logits": parts[2]}, batch_labels
 
     dataset = tf.data.Dataset.from_tensor_slices(indices)
     if shuffle:

@@ -60,3 +60,20 @@ def read_sidecar(model_path: Path) -> dict:
     if record.get("format") != SIDECAR_FORMAT:
         raise InputError(f"{path}: unknown sidecar format {record.get('format')!r}")
     return record
+
+
+def accuracy_table(model_paths: list[Path]) -> str:
+    """A plain-text table of what each model's sidecar records: role, test accuracy, clips."""
+    lines = [f"{'model':<40} {'role':<18} {'test accuracy':>13} {'test clips':>10}"]
+    for path in model_paths:
+        record = read_sidecar(Path(path))
+        metrics = record.get("metrics", {})
+        lines.append(f"{Path(path).name:<40} {record.get('role', '?'):<18} "
+                     f"{metrics.get('test_accuracy', float('nan')):>13.4f} {metrics.get('test_clips', 0):>10}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(accuracy_table(sys.argv[1:]))

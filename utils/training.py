@@ -61,7 +61,7 @@ class BestCheckpoint(keras.callbacks.Callback):
             value = float(epoch)
         if value > self.best:
             self.best = float(value)
-            save_model(self.model, self.path)
+            save_model(deployable(self.model), self.path)
 
 
 def save_model(model: keras.Model, path: Path) -> None:
@@ -157,29 +157,46 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def train_and_save(model: keras.Model, data, split, args, record: dict) -> dict:
-    """The whole run shared by train_teacher.py and train_student.py; returns the sidecar record.
+def deployable(model: keras.Model) -> keras.Model:
+    """The model to save: a Distiller's student, or the model itself."""
+    return getattr(model, "student", model)
 
+
+def train_and_save(model: keras.Model, data, split, args, record: dict, paths: RunPaths | None = None,
+                   teacher_logits: np.ndarray | None = None) -> dict:
+    """The whole run shared by the training and distillation scripts; returns the sidecar record.
+
+    ``model`` is a classifier (compiled here) or a compiled Distiller, whose student is what gets
+    saved; ``teacher_logits`` (rows of frames.npy) feed a Distiller cached teacher outputs.
     ``record`` holds the sidecar keys the script knows (role, architecture, ...); this adds the
     data fingerprint, split indices, hyper-parameters, metrics and library versions.
     """
     from utils.input_pipeline import ClipReader, clip_dataset
     from utils.sidecar import library_versions
 
-    paths = RunPaths.from_args(args.output_path, args.log_path, args.logdir)
+    paths = paths or RunPaths.from_args(args.output_path, args.log_path, args.logdir)
     reader = ClipReader(data)
-    train = clip_dataset(data, split.train, args.batch_size, shuffle=True, seed=args.seed, reader=reader)
-    validation = clip_dataset(data, split.val, args.batch_size, shuffle=False, reader=reader) if len(split.val) else None
-    compile_classifier(model, args.lr)
+    train = clip_dataset(data, split.train, args.batch_size, shuffle=True, seed=args.seed, reader=reader,
+                         teacher_logits=teacher_logits)
+    validation = None
+    if len(split.val):
+        validation = clip_dataset(data, split.val, args.batch_size, shuffle=False, reader=reader,
+                                  teacher_logits=teacher_logits)
+    if not model.compiled:
+        compile_classifier(model, args.lr)
+    model(np.zeros((1, *data.clip_shape), np.uint8))  # built, as BackupAndRestore needs
     start = time.perf_counter()
     fit(model, train, validation, args.epochs, paths)
     train_seconds = time.perf_counter() - start  # this invocation only, when resumed
 
     def with_metrics(best: keras.Model) -> dict:
+        if not best.compiled:
+            compile_classifier(best, args.lr)
+        validation = clip_dataset(data, split.val, args.batch_size, shuffle=False, reader=reader)
         test = evaluate(best, clip_dataset(data, split.test, args.batch_size, shuffle=False, reader=reader))
         metrics = {"test_accuracy": test["accuracy"], "test_loss": test["loss"], "test_clips": int(len(split.test)),
                    "peak_rss_mib": peak_rss_mib(), "train_seconds": train_seconds}
-        if validation is not None:
+        if len(split.val):
             val = evaluate(best, validation)
             metrics.update(val_accuracy=val["accuracy"], val_loss=val["loss"])
         return {

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Distil a trained teacher into the small student (response-based offline knowledge distillation).
+
+    # the paper's settings: alpha 0.1, T = 10, Adam 1e-4, batch 8, 100 epochs
+    python distill.py --data Output_dataset/UCF11 --source models/UCF11_teacher_TFS.keras \\
+        --output_path models/UCF11_student_TFS.keras
+
+    # the paper's temperature sweep: one student per T (NAME_T1.keras, NAME_T5.keras, ...)
+    python distill.py --data Output_dataset/UCF11 --source models/UCF11_teacher_TFS.keras \\
+        --temperatures 1 5 10 15 20 --output_path models/UCF11_student_TFS.keras
+
+loss = alpha * CE(y, student) + (1 - alpha) * T^2 * KL(softmax(teacher/T) || softmax(student/T)),
+on logits. The split is the teacher's (from its sidecar): the teacher has seen its training clips,
+so any other split is refused. The teacher's logits are computed once and cached beside it
+(--teacher_logits). Each student is saved alone, with its sidecar, history and TensorBoard run;
+an interrupted run or sweep continues where it stopped when the same command is run again.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from utils.cli import (ArgumentParser, add_data_arguments, add_split_arguments, add_training_arguments,
+                       positive_float, run, unit_interval)
+from utils.errors import InputError
+from utils.run_setup import RunPaths, data_and_split
+from utils.sidecar import read_sidecar, sidecar_path
+
+SPLIT_FLAGS = ("split", "test_size", "val_size", "seed", "split_dir", "split_id")
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="distill.py", description=__doc__)
+    add_data_arguments(parser)
+    parser.add_argument("--source", type=Path, required=True,
+                        help="trained teacher model (.keras or .h5) with its .json sidecar")
+    group = add_training_arguments(parser, epochs=100, output="outputs/student_distilled.keras")
+    group.add_argument("--temperature", type=positive_float, default=10.0, help="softening temperature T")
+    group.add_argument("--temperatures", type=positive_float, nargs="+", default=None,
+                       help="run a sweep, one student per T (e.g. 1 5 10 15 20); overrides --temperature")
+    group.add_argument("--alpha", type=unit_interval, default=0.1, help="weight of the hard-label loss")
+    group.add_argument("--teacher_logits", choices=("auto", "cache", "online"), default="auto",
+                       help="cache: run the teacher once and reuse its logits; online: run it on every batch; "
+                            "auto: cache (no augmentation is ever active here)")
+    add_split_arguments(parser, inherited=True)
+    return parser
+
+
+def inherit_split(args, teacher_record: dict) -> None:
+    """Fill the split flags from the teacher's sidecar; refuse values that differ from it."""
+    recorded = teacher_record.get("split", {})
+    for flag in SPLIT_FLAGS:
+        given, theirs = getattr(args, flag), recorded.get(flag)
+        if flag == "split":
+            theirs = recorded.get("protocol")
+        if given is None:
+            setattr(args, flag, Path(theirs) if flag == "split_dir" and theirs else theirs)
+        elif str(given) != str(theirs):
+            raise InputError(f"--{flag} {given}: the teacher {args.source} was trained with {flag} {theirs}; "
+                             "distilling on another split would test on clips the teacher has seen")
+
+
+def check_teacher_matches(args, teacher_record: dict, data, split) -> None:
+    if teacher_record.get("classes") != data.classes:
+        raise InputError(f"{args.source}: teacher classes differ from {data.frames_path.parent}/classes.txt")
+    if list(teacher_record.get("input_shape", [])) != list(data.clip_shape):
+        raise InputError(f"{args.source}: teacher input shape {teacher_record.get('input_shape')} but the "
+                         f"clips in {data.frames_path} are {list(data.clip_shape)}")
+    if teacher_record["split"].get("test_indices") != split.test.tolist():
+        raise InputError(f"{args.source}: the split of {data.frames_path} does not reproduce the teacher's test "
+                         "clips (other frames than the teacher's?)")
+
+
+def run_paths(args, temperature: float, sweep: bool) -> RunPaths:
+    def tagged(path: Path | None) -> Path | None:
+        if path is None or not sweep:
+            return path
+        return path.with_name(f"{path.stem}_T{temperature:g}{path.suffix}")
+
+    return RunPaths.from_args(tagged(args.output_path), tagged(args.log_path), tagged(args.logdir))
+
+
+def finished_before(paths: RunPaths, teacher_sha256: str) -> bool:
+    """True when this output was already distilled, completely, from this very teacher file."""
+    if not (paths.output.is_file() and sidecar_path(paths.output).is_file()) or paths.backup.exists():
+        return False
+    return read_sidecar(paths.output).get("distillation", {}).get("teacher_sha256") == teacher_sha256
+
+
+def main() -> None:
+    args = build_parser().parse_args()
+    if not args.source.is_file():
+        raise InputError(f"--source {args.source}: teacher model not found")
+    teacher_record = read_sidecar(args.source)
+    inherit_split(args, teacher_record)
+    data, split = data_and_split(args)  # fails fast, before TensorFlow loads
+    check_teacher_matches(args, teacher_record, data, split)
+    temperatures = args.temperatures or [args.temperature]
+    sweep = len(temperatures) > 1
+    todo = [(t, run_paths(args, t, sweep)) for t in temperatures]
+
+    import keras
+    import numpy as np
+
+    import models.c3d  # noqa: F401  registers the Sports-1M preprocessing layer for loading
+    from models.c3d import assert_outputs_logits, student_c3d
+    from models.distiller import Distiller
+    from utils.teacher_cache import file_sha256, teacher_logits_table
+    from utils.training import seed_everything, train_and_save
+
+    try:
+        teacher = keras.models.load_model(args.source)
+    except Exception as error:  # noqa: BLE001  Keras raises many types for a bad file
+        raise InputError(f"--source {args.source}: cannot be loaded as a Keras model ({error})") from None
+    assert_outputs_logits(teacher, f"teacher {args.source}")
+    table = None
+    if args.teacher_logits in ("auto", "cache"):
+        seen = np.concatenate([split.train, split.val])
+        table, cache, reused = teacher_logits_table(teacher, args.source, data, seen, args.batch_size)
+        print(f"teacher logits {'reused from' if reused else 'cached in'} {cache}", file=sys.stderr)
+
+    teacher_sha256 = file_sha256(args.source)
+    for temperature, paths in todo:
+        if finished_before(paths, teacher_sha256):
+            print(f"T={temperature:g}: {paths.output} already exists, skipping (delete it to train again)")
+            continue
+        seed_everything(args.seed)
+        distiller = Distiller(student_c3d(data.num_classes, data.clip_shape, width=args.width), teacher)
+        distiller.compile(keras.optimizers.Adam(learning_rate=args.lr),
+                          [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+                          keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                          keras.losses.KLDivergence(), alpha=args.alpha, temperature=temperature)
+        record = {"role": "distilled_student", "architecture": "c3d_student", "task": "distillation",
+                  "width": args.width,
+                  "distillation": {"teacher": str(args.source.resolve()), "teacher_architecture":
+                                   teacher_record.get("architecture"), "temperature": temperature,
+                                   "alpha": args.alpha, "teacher_logits": "online" if table is None else "cache",
+                                   "teacher_sha256": teacher_sha256}}
+        train_and_save(distiller, data, split, args, record, paths=paths, teacher_logits=table)
+
+
+if __name__ == "__main__":
+    run(main, "distill.py")

@@ -1,0 +1,80 @@
+"""Teacher logits computed once per (teacher, frames, split) and reused by every epoch and temperature.
+
+In offline distillation without augmentation the frozen teacher (``training=False``: no dropout)
+gives the same logits for a clip every time, so running it on every batch of every epoch of every
+temperature only repeats work; on CPU the teacher's forward pass costs more than the student's
+training step. One inference pass over the training and validation clips replaces all of it.
+
+The cache is ``TEACHER_STEM.logits-KEY.npz`` beside the teacher, holding ``indices`` (rows of
+frames.npy), ``logits`` (float32, one row each) and ``key`` (the JSON it was made for). KEY
+hashes the teacher file's bytes, the frames file's fingerprint (path, shape, size, mtime) and
+the clip indices; a cache is used only when its stored key equals the current one, so a cache of
+another teacher, other frames or another split is never read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from utils import atomic_files
+from utils.frames_data import FramesData
+
+
+def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_key(teacher_path: Path, data: FramesData, indices: np.ndarray) -> dict:
+    return {
+        "teacher_sha256": file_sha256(teacher_path),
+        "frames": data.fingerprint(),
+        "indices_sha256": hashlib.sha256(np.asarray(indices, dtype=np.int64).tobytes()).hexdigest(),
+    }
+
+
+def cache_path(teacher_path: Path, key: dict) -> Path:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return Path(teacher_path).with_name(f"{Path(teacher_path).stem}.logits-{digest}.npz")
+
+
+def load_cache(path: Path, key: dict) -> np.ndarray | None:
+    """The cached logits rows if ``path`` was made for exactly ``key``, else None."""
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as stored:
+        if json.loads(str(stored["key"])) != key:
+            return None
+        return stored["indices"], stored["logits"]
+
+
+def teacher_logits_table(teacher, teacher_path: Path, data: FramesData, indices: np.ndarray,
+                         batch_size: int) -> tuple[np.ndarray, Path, bool]:
+    """(logits for every row of frames.npy — NaN outside ``indices`` —, cache file, reused?)."""
+    from utils.input_pipeline import clip_dataset
+
+    indices = np.sort(np.asarray(indices, dtype=np.int64))
+    key = cache_key(teacher_path, data, indices)
+    path = cache_path(teacher_path, key)
+    cached = load_cache(path, key)
+    reused = cached is not None
+    if reused:
+        rows, logits = cached
+    else:
+        print(f"computing teacher logits for {len(indices)} clips once (cache: {path.name})", file=sys.stderr)
+        dataset = clip_dataset(data, indices, batch_size, shuffle=False)
+        logits = teacher.predict(dataset, verbose=0).astype(np.float32)
+        rows = indices
+        with atomic_files.atomic_path(path) as temporary, open(temporary, "wb") as handle:
+            np.savez(handle, indices=rows, logits=logits, key=np.array(json.dumps(key, sort_keys=True)))
+    table = np.full((len(data.labels), logits.shape[1]), np.nan, dtype=np.float32)
+    table[rows] = logits
+    return table, path, reused
