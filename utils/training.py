@@ -24,6 +24,7 @@ import math
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -110,9 +111,9 @@ def fit(model: keras.Model, train, validation, epochs: int, paths: RunPaths) -> 
         keras.callbacks.TensorBoard(log_dir=str(paths.tensorboard)),
         BestCheckpoint(paths.best, best=best),
         keras.callbacks.CSVLogger(str(paths.history), append=True),
-        # last, so that an epoch counts as finished only after everything above has been written
-        # kept after fit (finish() removes it), so a kill between the last epoch and the final
-        # save resumes straight to the save instead of training again from scratch
+        # Last, so an epoch counts as finished only once everything above is written. Its files
+        # outlive fit (finish() removes them): a kill between the last epoch and the final save
+        # then resumes straight to the save instead of training again from scratch.
         keras.callbacks.BackupAndRestore(str(paths.backup), double_checkpoint=True, delete_checkpoint=False),
     ]
     history = model.fit(train, validation_data=validation, epochs=epochs, callbacks=callbacks, shuffle=False,
@@ -120,7 +121,7 @@ def fit(model: keras.Model, train, validation, epochs: int, paths: RunPaths) -> 
     return len(history.epoch)
 
 
-def finish(paths: RunPaths, record_for: callable) -> tuple[keras.Model, dict]:
+def finish(paths: RunPaths, record_for: Callable[[keras.Model], dict]) -> tuple[keras.Model, dict]:
     """Load the best checkpoint, let ``record_for(model)`` compute the sidecar, write both, clean up."""
     from utils.sidecar import write_sidecar
 
