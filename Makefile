@@ -9,6 +9,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= data
 DEMO_EPOCHS ?= 4
+DEMO_LR ?= 1e-3
+DEMO_TEACHER_WIDTH ?= 0.25
+DEMO_STUDENT_WIDTH ?= 0.5
 
 .PHONY: setup demo test bench clean-data
 
@@ -26,12 +29,12 @@ demo: setup
 		--output_path $(DATA)/synthetic_frames --sequence_length 16 --frame_height 64 --frame_width 64
 	@echo; cat $(DATA)/synthetic_frames/Format_Time_Summary.txt; echo
 	mkdir -p $(DATA)/models
-	$(BIN)/python train_teacher.py --data $(DATA)/synthetic_frames --width 0.25 --epochs $(DEMO_EPOCHS) \
-		--lr 1e-3 --output_path $(DATA)/models/teacher.keras --logdir $(DATA)/runs/teacher
-	$(BIN)/python train_student.py --data $(DATA)/synthetic_frames --width 0.5 --epochs $(DEMO_EPOCHS) \
-		--lr 1e-3 --output_path $(DATA)/models/student.keras --logdir $(DATA)/runs/student
-	$(BIN)/python distill.py --data $(DATA)/synthetic_frames --source $(DATA)/models/teacher.keras --width 0.5 \
-		--epochs $(DEMO_EPOCHS) --lr 1e-3 --temperature 10 --output_path $(DATA)/models/student_distilled.keras \
+	$(BIN)/python train_teacher.py --data $(DATA)/synthetic_frames --width $(DEMO_TEACHER_WIDTH) --epochs $(DEMO_EPOCHS) \
+		--lr $(DEMO_LR) --output_path $(DATA)/models/teacher.keras --logdir $(DATA)/runs/teacher
+	$(BIN)/python train_student.py --data $(DATA)/synthetic_frames --width $(DEMO_STUDENT_WIDTH) --epochs $(DEMO_EPOCHS) \
+		--lr $(DEMO_LR) --output_path $(DATA)/models/student.keras --logdir $(DATA)/runs/student
+	$(BIN)/python distill.py --data $(DATA)/synthetic_frames --source $(DATA)/models/teacher.keras --width $(DEMO_STUDENT_WIDTH) \
+		--epochs $(DEMO_EPOCHS) --lr $(DEMO_LR) --temperature 10 --output_path $(DATA)/models/student_distilled.keras \
 		--logdir $(DATA)/runs/student_distilled
 	@echo; $(BIN)/python -m utils.sidecar $(DATA)/models/teacher.keras $(DATA)/models/student.keras \
 		$(DATA)/models/student_distilled.keras
