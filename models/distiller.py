@@ -101,6 +101,11 @@ class Distiller(keras.Model):
         self.distillation_loss_tracker.update_state(distillation_loss * _replicas())
         return self.alpha * student_loss + (1.0 - self.alpha) * distillation_loss
 
+    def test_step(self, data):
+        logs = super().test_step(data)
+        logs.pop("distillation_loss", None)  # not computed in evaluation: do not log a stale 0
+        return logs
+
 
 def _replicas() -> float:
     import tensorflow as tf

@@ -70,7 +70,9 @@ def test_fit_trains_the_student_only_and_reports_both_losses():
     distiller(clips[:1])
     student_before = [w.copy() for w in distiller.student.get_weights()]
     history = distiller.fit(clips, labels, batch_size=4, epochs=2, verbose=0, validation_data=(clips, labels))
-    assert {"loss", "student_loss", "distillation_loss", "accuracy", "val_loss", "val_accuracy"} <= set(history.history)
+    assert {"loss", "student_loss", "distillation_loss", "accuracy", "val_loss", "val_accuracy",
+            "val_student_loss"} <= set(history.history)
+    assert "val_distillation_loss" not in history.history  # evaluation is the student's CE only
     for before, after in zip(teacher_before, distiller.teacher.get_weights()):
         np.testing.assert_array_equal(before, after)
     assert any(not np.array_equal(b, a) for b, a in zip(student_before, distiller.student.get_weights()))
