@@ -114,13 +114,14 @@ def main() -> None:
     except Exception as error:  # noqa: BLE001  Keras raises many types for a bad file
         raise InputError(f"--source {args.source}: cannot be loaded as a Keras model ({error})") from None
     assert_outputs_logits(teacher, f"teacher {args.source}")
+    teacher_sha256 = file_sha256(args.source)  # keys the logit cache and the skipping of finished runs
     table = None
     if args.teacher_logits in ("auto", "cache"):
         seen = np.concatenate([split.train, split.val])
-        table, cache, reused = teacher_logits_table(teacher, args.source, data, seen, args.batch_size)
+        table, cache, reused = teacher_logits_table(teacher, args.source, teacher_sha256, data, seen,
+                                                    args.batch_size)
         print(f"teacher logits {'reused from' if reused else 'cached in'} {cache}", file=sys.stderr)
 
-    teacher_sha256 = file_sha256(args.source)
     for temperature, paths in todo:
         if finished_before(paths, teacher_sha256):
             print(f"T={temperature:g}: {paths.output} already exists, skipping (delete it to train again)")

@@ -6,7 +6,7 @@ import pytest
 from tests.frames_factory import write_frames_folder
 from tests.scripts import assert_one_line_error, run_script
 from utils.frames_data import open_frames
-from utils.teacher_cache import cache_key, cache_path, load_cache
+from utils.teacher_cache import cache_key, cache_path, file_sha256, load_cache
 
 FAST = ["--width", "0.25", "--batch_size", "4", "--lr", "1e-3"]
 
@@ -71,11 +71,12 @@ def test_a_stale_cache_is_never_used(teacher, tmp_path):
     frames, teacher_path = teacher
     data = open_frames(frames)
     indices = np.arange(10)
-    key = cache_key(teacher_path, data, indices)
+    key = cache_key(file_sha256(teacher_path), data, indices)
     other_teacher = tmp_path / "teacher.keras"
     other_teacher.write_bytes(teacher_path.read_bytes() + b"\0")
-    assert cache_key(other_teacher, data, indices)["teacher_sha256"] != key["teacher_sha256"]
-    assert cache_path(teacher_path, cache_key(teacher_path, data, np.arange(11))) != cache_path(teacher_path, key)
+    assert cache_key(file_sha256(other_teacher), data, indices)["teacher_sha256"] != key["teacher_sha256"]
+    other_split = cache_key(file_sha256(teacher_path), data, np.arange(11))
+    assert cache_path(teacher_path, other_split) != cache_path(teacher_path, key)
     path = tmp_path / "cache.npz"
     np.savez(path, indices=indices, logits=np.zeros((10, 2), np.float32), key=np.array(json.dumps(key)))
     assert load_cache(path, key) is not None

@@ -33,9 +33,10 @@ def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
-def cache_key(teacher_path: Path, data: FramesData, indices: np.ndarray) -> dict:
+def cache_key(teacher_sha256: str, data: FramesData, indices: np.ndarray) -> dict:
+    """What a cache must have been made for; ``teacher_sha256`` is file_sha256 of the teacher file."""
     return {
-        "teacher_sha256": file_sha256(teacher_path),
+        "teacher_sha256": teacher_sha256,
         "frames": data.fingerprint(),
         "indices_sha256": hashlib.sha256(np.asarray(indices, dtype=np.int64).tobytes()).hexdigest(),
     }
@@ -46,8 +47,8 @@ def cache_path(teacher_path: Path, key: dict) -> Path:
     return Path(teacher_path).with_name(f"{Path(teacher_path).stem}.logits-{digest}.npz")
 
 
-def load_cache(path: Path, key: dict) -> np.ndarray | None:
-    """The cached logits rows if ``path`` was made for exactly ``key``, else None."""
+def load_cache(path: Path, key: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    """(indices, logits) cached in ``path`` if it was made for exactly ``key``, else None."""
     if not path.is_file():
         return None
     with np.load(path, allow_pickle=False) as stored:
@@ -56,13 +57,13 @@ def load_cache(path: Path, key: dict) -> np.ndarray | None:
         return stored["indices"], stored["logits"]
 
 
-def teacher_logits_table(teacher, teacher_path: Path, data: FramesData, indices: np.ndarray,
-                         batch_size: int) -> tuple[np.ndarray, Path, bool]:
+def teacher_logits_table(teacher, teacher_path: Path, teacher_sha256: str, data: FramesData,
+                         indices: np.ndarray, batch_size: int) -> tuple[np.ndarray, Path, bool]:
     """(logits for every row of frames.npy — NaN outside ``indices`` —, cache file, reused?)."""
     from utils.input_pipeline import clip_dataset
 
     indices = np.sort(np.asarray(indices, dtype=np.int64))
-    key = cache_key(teacher_path, data, indices)
+    key = cache_key(teacher_sha256, data, indices)
     path = cache_path(teacher_path, key)
     cached = load_cache(path, key)
     reused = cached is not None
