@@ -52,6 +52,9 @@ def test_short_training_learns_and_writes_every_output(frames, tmp_path):
         assert list((tmp_path / "tb" / part).glob("events.out.tfevents.*")), part
     assert not (tmp_path / "student.best.keras").exists() and not (tmp_path / "student.backup").exists()
     assert "test accuracy" in result.stdout
+    curves = tmp_path / "student.curves.png"
+    assert sidecar["curves"] == str(curves) and curves.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not model.optimizer  # the saved result holds the weights, not Adam's moments
 
 
 def test_killed_training_resumes_from_its_last_finished_epoch(frames, tmp_path):
@@ -123,7 +126,7 @@ def test_sports1m_fine_tuning_trains_only_the_head_and_saves_a_legacy_h5(tmp_pat
     import keras
 
     import models.c3d  # noqa: F401  registers the Sports-1M preprocessing layer for loading
-    from tests.test_models import port_shapes, random_weights, write_keras2_file
+    from tests.sports1m_factory import port_shapes, random_weights, write_keras2_file
 
     frames = write_frames_folder(tmp_path / "frames", classes=("Bright", "Dark"), groups=3, clips=3,
                                  shape=(16, 16, 16))

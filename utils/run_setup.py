@@ -26,6 +26,10 @@ class RunPaths:
         return self.output.with_name(self.output.stem + ".best.keras")
 
     @property
+    def curves(self) -> Path:
+        return self.output.with_name(self.output.stem + ".curves.png")
+
+    @property
     def backup(self) -> Path:
         return self.output.with_name(self.output.stem + ".backup")
 

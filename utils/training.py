@@ -6,6 +6,7 @@ Every run writes, for ``--output_path models/teacher.keras``:
     models/teacher.json           its sidecar (utils/sidecar.py)
     models/teacher.history.csv    per-epoch loss, accuracy, val_loss, val_accuracy, learning_rate
                                   (or --log_path)
+    models/teacher.curves.png     loss and accuracy per epoch, drawn from the history
     runs/teacher/                 TensorBoard logs (or --logdir)
     models/teacher.best.keras     while training: the best model so far
     models/teacher.backup/        while training: last finished epoch (Keras BackupAndRestore)
@@ -62,7 +63,17 @@ class BestCheckpoint(keras.callbacks.Callback):
             value = float(epoch)
         if value > self.best:
             self.best = float(value)
-            save_model(deployable(self.model), self.path)
+            save_model(inference_copy(deployable(self.model)), self.path)
+
+
+def inference_copy(model: keras.Model) -> keras.Model:
+    """The model without its optimizer: a compiled model's file also holds the Adam moments, two
+    more copies of every weight, which a saved result never needs (resumption uses the backup)."""
+    if getattr(model, "optimizer", None) is None:
+        return model
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def save_model(model: keras.Model, path: Path) -> None:
@@ -211,10 +222,14 @@ def train_and_save(model: keras.Model, data, split, args, record: dict, paths: R
                                 "width": args.width, "seed": args.seed, "optimizer": "adam"},
             "metrics": metrics,
             "history": str(paths.history),
+            "curves": str(paths.curves),
             "tensorboard": str(paths.tensorboard),
             "versions": library_versions(),
         }
 
+    from utils.plots import training_curves_png
+
+    training_curves_png(paths.history, paths.curves, f"{paths.output.stem} ({record['role']})")
     _, final = finish(paths, with_metrics)
     metrics = final["metrics"]
     print(f"{record['role']} saved to {paths.output}: test accuracy {metrics['test_accuracy']:.4f} "

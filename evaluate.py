@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Score trained models on their own test clips, and compare them side by side.
+
+    python evaluate.py --data Output_dataset/UCF11 \\
+        --recognizer models/UCF11_teacher_TFS.keras models/UCF11_student.keras models/UCF11_student_TFS.keras \\
+        --output_dir evaluation/UCF11
+
+Each model is scored on the test clips recorded in its sidecar (NAME.json), after checking that
+the data rebuilds exactly that split and that the model's classes and clip shape match the data.
+Give split flags (--split group, --seed 3, ...) to score on another split's test clips instead;
+a model that trained or was validated on any of them is refused.
+
+Writes, in --output_dir:
+    NAME/metrics.json        top-1/top-5 and mean class accuracy, macro and weighted precision,
+                             recall and F1, per-class report and ROC AUC, confusion matrix, split,
+                             parameters, FLOPs, size, CPU latency and throughput
+    NAME/predictions.npz     indices (rows of frames.npy), labels and logits of the test clips
+    NAME/confusion_matrix.png, NAME/roc.png
+    comparison.md, comparison.csv, comparison.json   one row per model
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from utils.cli import ArgumentParser, add_data_arguments, add_split_arguments, positive_int, run
+from utils.errors import InputError
+
+SPLIT_FLAGS = {"split": "protocol", "test_size": "test_size", "val_size": "val_size", "seed": "seed",
+               "split_dir": "split_dir", "split_id": "split_id"}
+COLUMNS = ("model", "role", "T", "test clips", "top-1 (%)", "top-5 (%)", "mean class acc. (%)", "macro F1 (%)",
+           "params (M)", "GFLOPs/clip", "size (MB)", "CPU latency (ms/clip, batch 1)", "CPU throughput (clips/s, batch 8)")
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="evaluate.py", description=__doc__)
+    add_data_arguments(parser)
+    parser.add_argument("--recognizer", type=Path, nargs="+", required=True, metavar="MODEL",
+                        help="one or more trained models (.keras/.h5, each with its .json sidecar)")
+    parser.add_argument("--output_dir", type=Path, default=Path("evaluation"),
+                        help="where metrics, predictions, plots and the comparison table go")
+    parser.add_argument("--batch_size", type=positive_int, default=8, help="clips per prediction batch")
+    parser.add_argument("--timing_runs", type=int, default=10,
+                        help="timed calls per batch size for CPU latency/throughput; 0 skips timing")
+    add_split_arguments(parser, inherited=True)
+    return parser
+
+
+def requested_split(args, model_path: Path):
+    """None (the model's own split), or the recorded settings with the split flags given applied."""
+    from utils.evaluation import recorded_settings
+    from utils.sidecar import read_sidecar, sidecar_path
+    from utils.splits import SplitSettings
+
+    given = {key: getattr(args, flag) for flag, key in SPLIT_FLAGS.items() if getattr(args, flag) is not None}
+    if not given:
+        return None
+    recorded = recorded_settings(read_sidecar(model_path), sidecar_path(model_path)).to_json()
+    return SplitSettings.from_json({**recorded, **{k: str(v) if k == "split_dir" else v for k, v in given.items()}})
+
+
+def output_names(paths: list[Path]) -> list[str]:
+    """The model file stems, prefixed by their folder where two stems collide."""
+    stems = [path.stem for path in paths]
+    names = [f"{path.parent.name}_{path.stem}" if stems.count(path.stem) > 1 else path.stem for path in paths]
+    if len(set(names)) != len(names):
+        raise InputError("--recognizer: the same model is given twice")
+    return names
+
+
+def check_output_dir(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise InputError(f"--output_dir {folder}: cannot write there ({error.strerror})") from None
+
+
+def comparison_row(name: str, report: dict) -> list:
+    scores, cost = report["scores"], report["cost"]
+    speed = cost.get("speed") or {}
+    return [name, report["role"], (report.get("distillation") or {}).get("temperature"), report["test_clips"],
+            100 * scores["top1_accuracy"], 100 * scores["top5_accuracy"], 100 * scores["mean_class_accuracy"],
+            100 * scores["macro_f1"], cost["parameters"] / 1e6, cost["flops_per_clip"] / 1e9,
+            cost["size_bytes"] / 1e6, speed.get("latency_ms_per_clip"), speed.get("throughput_clips_per_s")]
+
+
+def main() -> None:
+    args = build_parser().parse_args()
+    if args.timing_runs < 0:
+        raise InputError(f"--timing_runs must be 0 or more, got {args.timing_runs}")
+
+    from utils.evaluation import test_clips_for
+    from utils.frames_data import open_frames
+    from utils.sidecar import read_sidecar
+
+    data = open_frames(args.data, args.annotations)
+    for path in args.recognizer:
+        if not path.is_file():
+            raise InputError(f"--recognizer {path}: model file not found")
+    names = output_names(args.recognizer)
+    # Every model is checked before the first is scored: a bad one fails in a second, not at the end.
+    chosen = {path: test_clips_for(path, data, requested_split(args, path)) for path in args.recognizer}
+    check_output_dir(args.output_dir)
+
+    import keras
+    import numpy as np
+
+    import models.c3d  # noqa: F401  registers the Sports-1M preprocessing layer for loading
+    from models.c3d import assert_outputs_logits
+    from utils import atomic_files
+    from utils.classification_metrics import classification_metrics, softmax
+    from utils.evaluation import predict_logits
+    from utils.model_complexity import cpu_speed, flops_per_clip, parameter_count, size_on_disk
+    from utils.plots import confusion_matrix_png, roc_png
+    from utils.tables import markdown_table, write_csv
+
+    reports, rows = {}, []
+    for path, name in zip(args.recognizer, names):
+        record, clips = read_sidecar(path), chosen[path]
+        try:
+            model = keras.models.load_model(path)
+        except Exception as error:  # noqa: BLE001  Keras raises many types for a bad file
+            raise InputError(f"--recognizer {path}: cannot be loaded as a Keras model ({error})") from None
+        assert_outputs_logits(model, f"--recognizer {path}")
+        print(f"{name}: scoring {len(clips.indices)} test clips ({clips.source} split)", file=sys.stderr)
+        logits, labels = predict_logits(model, data, clips.indices, args.batch_size)
+        scores = classification_metrics(labels, logits, data.classes)
+        cost = {**parameter_count(model), "flops_per_clip": flops_per_clip(model), "size_bytes": size_on_disk(path)}
+        if args.timing_runs:
+            cost["speed"] = cpu_speed(model, runs=args.timing_runs)
+        report = {
+            "model": str(path.resolve()), "role": record.get("role"), "architecture": record.get("architecture"),
+            "task": record.get("task"), "width": record.get("width"), "distillation": record.get("distillation"),
+            "test_clips": int(len(clips.indices)), "split": {**clips.settings, "source": clips.source},
+            "training_run_test_accuracy": (record.get("metrics") or {}).get("test_accuracy"),
+            "scores": scores, "cost": cost,
+        }
+        folder = args.output_dir / name
+        folder.mkdir(exist_ok=True)
+        with atomic_files.atomic_path(folder / "predictions.npz") as temporary, open(temporary, "wb") as handle:
+            np.savez(handle, indices=clips.indices, labels=labels, logits=logits)
+        predictions = logits.argmax(axis=1)
+        confusion_matrix_png(labels, predictions, data.classes, folder / "confusion_matrix.png",
+                             f"{name}: normalised confusion matrix")
+        roc_png(labels, softmax(logits), data.classes, folder / "roc.png", f"{name}: ROC",
+                [scores["per_class"][c]["roc_auc"] for c in data.classes])
+        atomic_files.write_text(folder / "metrics.json", json.dumps(report, indent=2) + "\n")
+        reports[name] = report
+        rows.append(comparison_row(name, report))
+        keras.backend.clear_session()
+
+    table = markdown_table(COLUMNS, rows)
+    atomic_files.write_text(args.output_dir / "comparison.md", table)
+    write_csv(args.output_dir / "comparison.csv", COLUMNS, rows)
+    atomic_files.write_text(args.output_dir / "comparison.json", json.dumps(reports, indent=2) + "\n")
+    print(table)
+    print(f"metrics, predictions and plots in {args.output_dir}/", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    run(main, "evaluate.py")

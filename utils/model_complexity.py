@@ -1,0 +1,114 @@
+"""What a model costs: parameters, floating-point operations per clip, size on disk.
+
+FLOPs are counted layer by layer from the built model's own shapes, under TensorFlow's profiler
+convention (``tf.compat.v1.profiler``, which the tests cross-check this count against): a
+multiply-add is 2 FLOPs, a bias addition 1 per output, Rescaling 2 per value (multiply, add), the Sports-1M mean
+subtraction 1 per value.
+Activations, pooling, padding and dropout are not counted (as the profiler does not). So C3D at
+16×112×112 costs 77.1 GFLOPs, the "38.5 GFLOPs" usually quoted for it, which counts multiply-adds.
+
+The profiler gives the same totals but freezes the weights into the graph first, which takes
+about 25 s for the 78 M-parameter teacher; the per-layer count is instant.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    name: str
+    kind: str
+    flops: int
+    parameters: int
+
+
+def _shape(tensor) -> tuple[int, ...]:
+    return tuple(int(d) for d in tensor.shape[1:])  # without the batch axis
+
+
+def layer_costs(model: keras.Model) -> list[LayerCost]:
+    """FLOPs of one clip through each layer of a functional model (nested models are walked into)."""
+    costs = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            costs.extend(layer_costs(layer))
+            continue
+        kind = type(layer).__name__
+        flops = 0
+        if isinstance(layer, keras.layers.Conv3D):
+            out = math.prod(_shape(layer.output))
+            kernel = layer.kernel.shape  # (kt, kh, kw, in, out)
+            fan_in = math.prod(kernel[:-1])
+            flops = 2 * out * fan_in // layer.groups + (out if layer.use_bias else 0)
+        elif isinstance(layer, keras.layers.Dense):
+            out = math.prod(_shape(layer.output))
+            flops = 2 * out * int(layer.kernel.shape[0]) + (out if layer.use_bias else 0)
+        elif isinstance(layer, keras.layers.Rescaling):
+            flops = 2 * math.prod(_shape(layer.output))
+        elif kind == "Sports1MPreprocess":  # models/c3d.py: channel flip (free) and mean subtraction
+            flops = math.prod(_shape(layer.output))
+        costs.append(LayerCost(layer.name, kind, int(flops), int(layer.count_params())))
+    return costs
+
+
+def flops_per_clip(model: keras.Model) -> int:
+    return sum(cost.flops for cost in layer_costs(model))
+
+
+def parameter_count(model: keras.Model) -> dict:
+    """Total and trainable parameters (a TUTL teacher trains only its head)."""
+    trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
+    return {"parameters": int(model.count_params()), "trainable_parameters": int(trainable)}
+
+
+def profiler_flops(model: keras.Model) -> int:
+    """TensorFlow's profiler count of one clip through ``model`` (slow for big models: see above)."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2_as_graph
+
+    spec = tf.TensorSpec((1, *model.inputs[0].shape[1:]), model.inputs[0].dtype)
+    concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+    frozen, _ = convert_variables_to_constants_v2_as_graph(concrete)
+    builder = tf.compat.v1.profiler.ProfileOptionBuilder
+    options = builder(builder.float_operation()).with_empty_output().build()
+    return int(tf.compat.v1.profiler.profile(graph=frozen.graph, options=options).total_float_ops)
+
+
+def size_on_disk(path: Path) -> int:
+    return Path(path).stat().st_size
+
+
+def cpu_speed(model: keras.Model, runs: int = 10, throughput_batch: int = 8) -> dict:
+    """Median CPU latency per clip at batch 1, and clips/s at ``throughput_batch``, of inference.
+
+    One compiled call per batch size, two warm-up calls, then the median of ``runs`` timed calls
+    on random uint8 clips (the cost does not depend on the values).
+    """
+    import time
+
+    import numpy as np
+    import tensorflow as tf
+
+    shape = tuple(int(d) for d in model.inputs[0].shape[1:])
+    rng = np.random.default_rng(0)
+    medians = {}
+    with tf.device("/CPU:0"):
+        call = tf.function(lambda clips: model(clips, training=False))
+        for batch in (1, throughput_batch):
+            clips = tf.constant(rng.integers(0, 256, (batch, *shape), dtype=np.uint8))
+            for _ in range(2):
+                call(clips).numpy()
+            times = []
+            for _ in range(runs):
+                start = time.perf_counter()
+                call(clips).numpy()
+                times.append(time.perf_counter() - start)
+            medians[batch] = float(np.median(times))
+    return {"latency_ms_per_clip": 1000 * medians[1], "throughput_clips_per_s": throughput_batch / medians[throughput_batch],
+            "timing_runs": runs, "throughput_batch": throughput_batch}
