@@ -12,6 +12,7 @@ DEMO_EPOCHS ?= 4
 DEMO_LR ?= 1e-3
 DEMO_TEACHER_WIDTH ?= 0.25
 DEMO_STUDENT_WIDTH ?= 0.5
+DEMO_FRAME_SIZE ?= 64
 
 .PHONY: setup demo test bench clean-data
 
@@ -26,7 +27,7 @@ $(STAMP): requirements.txt
 demo: setup
 	$(BIN)/python make_synthetic_dataset.py --output_path $(DATA)/synthetic_videos
 	$(BIN)/python video_to_frames.py --input_path $(DATA)/synthetic_videos \
-		--output_path $(DATA)/synthetic_frames --sequence_length 16 --frame_height 64 --frame_width 64
+		--output_path $(DATA)/synthetic_frames --sequence_length 16 --frame_height $(DEMO_FRAME_SIZE) --frame_width $(DEMO_FRAME_SIZE)
 	@echo; cat $(DATA)/synthetic_frames/Format_Time_Summary.txt; echo
 	mkdir -p $(DATA)/models
 	$(BIN)/python train_teacher.py --data $(DATA)/synthetic_frames --width $(DEMO_TEACHER_WIDTH) --epochs $(DEMO_EPOCHS) \
@@ -36,9 +37,10 @@ demo: setup
 	$(BIN)/python distill.py --data $(DATA)/synthetic_frames --source $(DATA)/models/teacher.keras --width $(DEMO_STUDENT_WIDTH) \
 		--epochs $(DEMO_EPOCHS) --lr $(DEMO_LR) --temperature 10 --output_path $(DATA)/models/student_distilled.keras \
 		--logdir $(DATA)/runs/student_distilled
-	@echo; $(BIN)/python -m utils.sidecar $(DATA)/models/teacher.keras $(DATA)/models/student.keras \
-		$(DATA)/models/student_distilled.keras
-	@echo; echo "models, sidecars and histories in $(DATA)/models; TensorBoard: $(BIN)/tensorboard --logdir $(DATA)/runs"
+	$(BIN)/python evaluate.py --data $(DATA)/synthetic_frames --recognizer $(DATA)/models/teacher.keras \
+		$(DATA)/models/student.keras $(DATA)/models/student_distilled.keras --output_dir $(DATA)/evaluation
+	@echo "models, sidecars, histories and curves in $(DATA)/models; metrics and plots in $(DATA)/evaluation;"
+	@echo "TensorBoard: $(BIN)/tensorboard --logdir $(DATA)/runs"
 
 test: setup
 	$(BIN)/python -m pytest

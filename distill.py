@@ -21,8 +21,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from utils.cli import (ArgumentParser, add_data_arguments, add_split_arguments, add_training_arguments,
-                       positive_float, run, unit_interval)
+from utils.cli import (
+    ArgumentParser,
+    add_data_arguments,
+    add_split_arguments,
+    add_training_arguments,
+    positive_float,
+    run,
+    unit_interval,
+)
 from utils.errors import InputError
 from utils.run_setup import RunPaths, data_and_split
 from utils.sidecar import read_sidecar, sidecar_path
@@ -43,7 +50,8 @@ def build_parser() -> ArgumentParser:
     group.add_argument("--teacher_logits", choices=("auto", "cache", "online"), default="auto",
                        help="cache: run the teacher once and reuse its logits; online: run it on every batch; "
                             "auto: cache (no augmentation is ever active here)")
-    add_split_arguments(parser, inherited=True)
+    add_split_arguments(parser, inherited="default: the teacher's, and a different one is refused (the teacher saw "
+                        "those clips)")
     return parser
 
 

@@ -44,7 +44,8 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--batch_size", type=positive_int, default=8, help="clips per prediction batch")
     parser.add_argument("--timing_runs", type=int, default=10,
                         help="timed calls per batch size for CPU latency/throughput; 0 skips timing")
-    add_split_arguments(parser, inherited=True)
+    add_split_arguments(parser, inherited="default: each model's own test clips; given, the test clips of that split "
+                        "instead, refused where the model has seen any of them")
     return parser
 
 
@@ -68,16 +69,6 @@ def output_names(paths: list[Path]) -> list[str]:
     if len(set(names)) != len(names):
         raise InputError("--recognizer: the same model is given twice")
     return names
-
-
-def check_output_dir(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise InputError(f"--output_dir {folder}: cannot write there ({error.strerror})") from None
 
 
 def comparison_row(name: str, report: dict) -> list:
@@ -105,7 +96,9 @@ def main() -> None:
     names = output_names(args.recognizer)
     # Every model is checked before the first is scored: a bad one fails in a second, not at the end.
     chosen = {path: test_clips_for(path, data, requested_split(args, path)) for path in args.recognizer}
-    check_output_dir(args.output_dir)
+    from utils.atomic_files import require_writable_folder
+
+    require_writable_folder(args.output_dir, f"--output_dir {args.output_dir}")
 
     import keras
     import numpy as np

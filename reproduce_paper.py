@@ -26,8 +26,15 @@ import json
 import sys
 from pathlib import Path
 
-from utils.cli import (ArgumentParser, add_data_arguments, add_split_arguments, positive_float, positive_int,
-                       run, unit_interval)
+from utils.cli import (
+    ArgumentParser,
+    add_data_arguments,
+    add_split_arguments,
+    positive_float,
+    positive_int,
+    run,
+    unit_interval,
+)
 from utils.errors import InputError
 from utils.paper_results import DATASETS, TEMPERATURES, guess_dataset
 
@@ -66,6 +73,7 @@ def build_parser() -> ArgumentParser:
 
 def check_inputs(args):
     """Everything that can be checked before hours of training: data, split, weights, output folder."""
+    from utils.atomic_files import require_writable_folder
     from utils.frames_data import open_frames
     from utils.splits import SplitSettings, make_split
 
@@ -79,14 +87,7 @@ def check_inputs(args):
         raise InputError(f"--weights {args.weights}: file not found")
     if args.timing_runs < 0:
         raise InputError(f"--timing_runs must be 0 or more, got {args.timing_runs}")
-    try:
-        for folder in (args.output_dir, args.output_dir / "models"):
-            folder.mkdir(parents=True, exist_ok=True)
-        probe = args.output_dir / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise InputError(f"--output_dir {args.output_dir}: cannot write there ({error.strerror})") from None
+    require_writable_folder(args.output_dir / "models", f"--output_dir {args.output_dir}")
     return data
 
 

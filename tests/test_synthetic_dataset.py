@@ -3,7 +3,7 @@ import pytest
 
 from tests.scripts import assert_one_line_error, run_script
 from tests.video_factory import decode_all
-from utils.stick_figure import Body, Pose, joint_positions
+from utils.stick_figure import Body, joint_positions
 from utils.synthetic_dataset import (
     ACTIONS,
     SyntheticSpec,

@@ -47,3 +47,23 @@ def save_npy(path: Path, array: np.ndarray) -> None:
 def write_text(path: Path, text: str) -> None:
     with atomic_path(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
+
+
+def require_writable_folder(folder: Path, what: str, create: bool = True) -> None:
+    """Make sure outputs can be written to ``folder`` before any work; InputError naming ``what``.
+
+    A real write is tried (``os.access`` misses read-only mounts and some network file systems).
+    """
+    from utils.errors import InputError
+
+    folder = Path(folder)
+    try:
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        elif not folder.is_dir():
+            raise InputError(f"{what}: folder {folder} does not exist")
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise InputError(f"{what}: cannot write to {folder} ({error.strerror})") from None

@@ -83,15 +83,14 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
                        help="labels file (default: labels.npy beside frames.npy)")
 
 
-def add_split_arguments(parser: argparse.ArgumentParser, inherited: bool = False) -> None:
-    """The split flags; with ``inherited`` they default to the split recorded in the teacher's sidecar."""
+def add_split_arguments(parser: argparse.ArgumentParser, inherited: str | None = None) -> None:
+    """The split flags; with ``inherited`` (what --help says about it) they default to None, for a
+    split recorded in a sidecar."""
     defaults = {"split": "random", "test_size": 0.2, "val_size": 0.1, "seed": 0, "split_id": 1}
     if inherited:
         defaults = dict.fromkeys(defaults)
     group = parser.add_argument_group(
-        "split", "train/validation/test split; recorded in the model's sidecar"
-        + ("; default: the teacher's, and a different one is refused (the teacher saw those clips)"
-           if inherited else ""))
+        "split", "train/validation/test split; recorded in the model's sidecar" + (f"; {inherited}" if inherited else ""))
     group.add_argument("--split", choices=("random", "group", "official"), default=defaults["split"],
                        help="random: stratified over clips (the paper); group: all clips of a UCF group on one "
                             "side; official: UCF101/HMDB51 split lists from --split_dir")

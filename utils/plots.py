@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -24,6 +25,16 @@ MANY_CLASSES = 15  # above this, cells lose their numbers and the ROC plot its p
 WORST_CLASSES_SHOWN = 5
 
 
+def _scikitplot(name: str):
+    """A plotting function of scikit-plots, whose lazy loader imports its own deprecated `plotters`
+    module (a DeprecationWarning on every first use, nothing to act on here)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import scikitplot
+
+        return getattr(scikitplot, name)
+
+
 def _save(fig, path: Path) -> Path:
     path = Path(path)
     with atomic_files.atomic_path(path) as temporary:
@@ -34,12 +45,10 @@ def _save(fig, path: Path) -> Path:
 
 def confusion_matrix_png(labels, predictions, classes: list[str], path: Path, title: str) -> Path:
     """Row-normalised confusion matrix: each row shows where one true class's clips went."""
-    import scikitplot
-
     many = len(classes) > MANY_CLASSES
     side = max(5.0, 0.14 * len(classes) + 3)
     fig, ax = plt.subplots(figsize=(side + 1, side))
-    scikitplot.plot_confusion_matrix(
+    _scikitplot("plot_confusion_matrix")(
         [classes[i] for i in labels], [classes[i] for i in predictions], labels=classes, normalize=True,
         hide_counts=many, x_tick_rotation=90, title=title, ax=ax, fig=fig,
         text_fontsize="x-small" if many else "medium")
@@ -49,15 +58,13 @@ def confusion_matrix_png(labels, predictions, classes: list[str], path: Path, ti
 def roc_png(labels, probabilities: np.ndarray, classes: list[str], path: Path, title: str,
             class_aucs: list[float | None] | None = None) -> Path:
     """One-vs-rest ROC curves with AUCs; beyond MANY_CLASSES only the averages and the worst classes."""
-    import scikitplot
-
     shown = None
     if len(classes) > MANY_CLASSES:
         scored = [(auc, k) for k, auc in enumerate(class_aucs or []) if auc is not None]
         shown = [k for _, k in sorted(scored)[:WORST_CLASSES_SHOWN]]
         title += f" (micro/macro average and the {len(shown)} classes of lowest AUC)"
     fig, ax = plt.subplots(figsize=(7, 6))
-    scikitplot.plot_roc(np.asarray(labels), probabilities, class_names=classes, to_plot_class_index=shown,
+    _scikitplot("plot_roc")(np.asarray(labels), probabilities, class_names=classes, to_plot_class_index=shown,
                         plot_micro=True, plot_macro=True, title=title, text_fontsize="small", ax=ax, fig=fig)
     # scikit-plots 0.4 labels curves "Class <index>" whatever class_names says: put the names back
     for line in ax.get_lines():

@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from utils import atomic_files
 from utils.errors import InputError
 from utils.frames_data import open_frames
 from utils.splits import SplitSettings, describe, make_split
@@ -38,15 +39,7 @@ class RunPaths:
         output = Path(output_path)
         if output.suffix not in (".keras", ".h5"):
             raise InputError(f"--output_path {output}: use a .keras (or legacy .h5) file name")
-        folder = output.parent
-        if not folder.is_dir():
-            raise InputError(f"--output_path {output}: folder {folder} does not exist")
-        probe = folder / f".{output.stem}.write-test"
-        try:
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as error:
-            raise InputError(f"--output_path {output}: folder {folder} is not writable ({error.strerror})") from None
+        atomic_files.require_writable_folder(output.parent, f"--output_path {output}", create=False)
         history = Path(log_path) if log_path else output.with_name(output.stem + ".history.csv")
         tensorboard = Path(logdir) if logdir else Path("runs") / output.stem
         return cls(output, history, tensorboard)

@@ -31,7 +31,6 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from utils.errors import InputError
 from utils.resource_usage import peak_rss_mib
 from utils.run_setup import RunPaths
 
@@ -71,7 +70,7 @@ def inference_copy(model: keras.Model) -> keras.Model:
     more copies of every weight, which a saved result never needs (resumption uses the backup)."""
     if getattr(model, "optimizer", None) is None:
         return model
-    copy = keras.models.clone_model(model)
+    copy = type(model).from_config(model.get_config())  # clone_model would compile the copy as well
     copy.set_weights(model.get_weights())
     return copy
 
