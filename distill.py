@@ -45,7 +45,8 @@ def build_parser() -> ArgumentParser:
     group = add_training_arguments(parser, epochs=100, output="outputs/student_distilled.keras")
     group.add_argument("--temperature", type=positive_float, default=10.0, help="softening temperature T")
     group.add_argument("--temperatures", type=positive_float, nargs="+", default=None,
-                       help="run a sweep, one student per T (e.g. 1 5 10 15 20); overrides --temperature")
+                       help="run a sweep, one student per T (e.g. 1 5 10 15 20), saved as NAME_T1.keras, NAME_T5.keras, ...; "
+                            "overrides --temperature")
     group.add_argument("--alpha", type=unit_interval, default=0.1, help="weight of the hard-label loss")
     group.add_argument("--teacher_logits", choices=("auto", "cache", "online"), default="auto",
                        help="cache: run the teacher once and reuse its logits; online: run it on every batch; "
@@ -105,23 +106,18 @@ def main() -> None:
     data, split = data_and_split(args)  # fails fast, before TensorFlow loads
     check_teacher_matches(args, teacher_record, data, split)
     temperatures = args.temperatures or [args.temperature]
-    sweep = len(temperatures) > 1
+    sweep = args.temperatures is not None  # NAME_T{t} names, even for one temperature
     todo = [(t, run_paths(args, t, sweep)) for t in temperatures]
 
     import keras
     import numpy as np
 
-    import models.c3d  # noqa: F401  registers the Sports-1M preprocessing layer for loading
-    from models.c3d import assert_outputs_logits, student_c3d
+    from models.c3d import load_logits_model, student_c3d
     from models.distiller import Distiller
     from utils.teacher_cache import file_sha256, teacher_logits_table
     from utils.training import seed_everything, train_and_save
 
-    try:
-        teacher = keras.models.load_model(args.source)
-    except Exception as error:  # noqa: BLE001  Keras raises many types for a bad file
-        raise InputError(f"--source {args.source}: cannot be loaded as a Keras model ({error})") from None
-    assert_outputs_logits(teacher, f"teacher {args.source}")
+    teacher = load_logits_model(args.source, "--source")
     teacher_sha256 = file_sha256(args.source)  # keys the logit cache and the skipping of finished runs
     table = None
     if args.teacher_logits in ("auto", "cache"):

@@ -65,7 +65,7 @@ def requested_split(args, model_path: Path):
 def output_names(paths: list[Path]) -> list[str]:
     """The model file stems, prefixed by their folder where two stems collide."""
     stems = [path.stem for path in paths]
-    names = [f"{path.parent.name}_{path.stem}" if stems.count(path.stem) > 1 else path.stem for path in paths]
+    names = [f"{path.resolve().parent.name}_{path.stem}" if stems.count(path.stem) > 1 else path.stem for path in paths]
     if len(set(names)) != len(names):
         raise InputError("--recognizer: the same model is given twice")
     return names
@@ -74,7 +74,8 @@ def output_names(paths: list[Path]) -> list[str]:
 def comparison_row(name: str, report: dict) -> list:
     scores, cost = report["scores"], report["cost"]
     speed = cost.get("speed") or {}
-    return [name, report["role"], (report.get("distillation") or {}).get("temperature"), report["test_clips"],
+    temperature = (report.get("distillation") or {}).get("temperature")
+    return [name, report["role"], None if temperature is None else f"{temperature:g}", report["test_clips"],
             100 * scores["top1_accuracy"], 100 * scores["top5_accuracy"], 100 * scores["mean_class_accuracy"],
             100 * scores["macro_f1"], cost["parameters"] / 1e6, cost["flops_per_clip"] / 1e9,
             cost["size_bytes"] / 1e6, speed.get("latency_ms_per_clip"), speed.get("throughput_clips_per_s")]
@@ -94,7 +95,7 @@ def main() -> None:
         if not path.is_file():
             raise InputError(f"--recognizer {path}: model file not found")
     names = output_names(args.recognizer)
-    # Every model is checked before the first is scored: a bad one fails in a second, not at the end.
+    # Every sidecar and split is checked before the first model is scored, so most bad input fails at once.
     chosen = {path: test_clips_for(path, data, requested_split(args, path)) for path in args.recognizer}
     from utils.atomic_files import require_writable_folder
 
@@ -103,8 +104,7 @@ def main() -> None:
     import keras
     import numpy as np
 
-    import models.c3d  # noqa: F401  registers the Sports-1M preprocessing layer for loading
-    from models.c3d import assert_outputs_logits
+    from models.c3d import load_logits_model
     from utils import atomic_files
     from utils.classification_metrics import classification_metrics, softmax
     from utils.evaluation import predict_logits
@@ -115,11 +115,7 @@ def main() -> None:
     reports, rows = {}, []
     for path, name in zip(args.recognizer, names):
         record, clips = read_sidecar(path), chosen[path]
-        try:
-            model = keras.models.load_model(path)
-        except Exception as error:  # noqa: BLE001  Keras raises many types for a bad file
-            raise InputError(f"--recognizer {path}: cannot be loaded as a Keras model ({error})") from None
-        assert_outputs_logits(model, f"--recognizer {path}")
+        model = load_logits_model(path, "--recognizer")
         print(f"{name}: scoring {len(clips.indices)} test clips ({clips.source} split)", file=sys.stderr)
         logits, labels = predict_logits(model, data, clips.indices, args.batch_size)
         scores = classification_metrics(labels, logits, data.classes)

@@ -105,7 +105,7 @@ def main() -> None:
         args.teacher_epochs = args.student_epochs = args.distill_epochs = args.epochs
     args.temperatures = sorted(set(args.temperatures))
     data = check_inputs(args)
-    dataset = args.dataset or guess_dataset(data.frames_path.parent.name)
+    dataset = args.dataset or guess_dataset(data.frames_path.resolve().parent.name)
 
     from utils import atomic_files
     from utils.plots import temperature_sweep_png
@@ -138,9 +138,10 @@ def main() -> None:
     scores = {row: reports[path.resolve()]["scores"] for row, path in rows.items()}
 
     headers, table = paper_table(scores, args.temperatures, dataset)
+    split_text = (f"official {args.split_id} from {args.split_dir}" if args.split == "official"
+                  else f"{args.split} (test {args.test_size:g}, seed {args.seed})")
     settings = (f"Data: {data.frames_path} ({len(data.labels)} clips, {data.num_classes} classes, clips "
-                f"{'x'.join(map(str, data.clip_shape[:3]))}); split {args.split} (test {args.test_size:g}, seed "
-                f"{args.seed}); epochs: teachers {args.teacher_epochs}, student {args.student_epochs}, distillation "
+                f"{'x'.join(map(str, data.clip_shape[:3]))}); split {split_text}; epochs: teachers {args.teacher_epochs}, student {args.student_epochs}, distillation "
                 f"{args.distill_epochs}; widths: TFS teacher {args.teacher_width:g}, students {args.student_width:g}; "
                 f"batch {args.batch_size}, lr {args.lr:g}, alpha {args.alpha:g}. Published numbers: Ullah & Munir "
                 "2023, random 80/20 split, full-size models.")
@@ -163,5 +164,15 @@ def main() -> None:
           f"per-model metrics and plots: {evaluation}/", file=sys.stderr)
 
 
+def main_reporting_killed_steps() -> None:
+    from utils.reproduction import StepFailed
+
+    try:
+        main()
+    except StepFailed as error:
+        print(f"reproduce_paper.py: error: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    run(main, "reproduce_paper.py")
+    run(main_reporting_killed_steps, "reproduce_paper.py")

@@ -336,6 +336,20 @@ def assert_outputs_logits(model: keras.Model, what: str = "model") -> None:
                          f"{_activation_name(activation)}; the models here must output logits")
 
 
+def load_logits_model(path: str | os.PathLike, what: str) -> keras.Model:
+    """A saved model checked to output logits; InputError (one line) for a file Keras cannot load.
+
+    Importing this module has registered Sports1MPreprocess, so TUTL teachers load too.
+    """
+    try:
+        model = keras.models.load_model(path)
+    except Exception as error:  # noqa: BLE001  Keras raises many types for a bad file
+        reason = " ".join(str(error).split())  # Keras messages span lines; the contract is one
+        raise InputError(f"{what} {path}: cannot be loaded as a Keras model ({reason[:300]})") from None
+    assert_outputs_logits(model, f"{what} {path}")
+    return model
+
+
 # --------------------------------------------------------------------------------------------
 # Sports-1M weights (the public Keras port's sports1M_weights_tf.h5)
 

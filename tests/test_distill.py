@@ -50,6 +50,13 @@ def test_sweep_writes_one_student_per_temperature_and_reuses_the_teacher_cache(t
     assert (tmp_path / "student_T10.keras").is_file()
 
 
+def test_a_single_temperature_given_as_a_sweep_is_still_tagged(teacher, tmp_path):
+    frames, teacher_path = teacher
+    result = distill(frames, teacher_path, tmp_path / "student.keras", "--temperatures", "10", "--epochs", "1")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "student_T10.keras").is_file() and not (tmp_path / "student.keras").exists()
+
+
 def test_cached_teacher_logits_train_the_same_student_as_the_online_teacher(teacher, tmp_path):
     import keras
 

@@ -83,6 +83,15 @@ def test_killed_training_resumes_from_its_last_finished_epoch(frames, tmp_path):
     assert json.loads((tmp_path / "teacher.json").read_text())["hyperparameters"]["epochs"] == 5
     assert not (tmp_path / "teacher.backup").exists()
 
+    # killed after the final model was moved into place but before its backup was removed
+    (tmp_path / "teacher.backup").mkdir()
+    (tmp_path / "teacher.backup" / "training_metadata.json").write_text('{"epoch": 5}')
+    saved = output.stat().st_mtime_ns
+    result = run_script(*command)
+    assert result.returncode == 0, result.stderr
+    assert "was complete; removed the backup" in result.stderr
+    assert output.stat().st_mtime_ns == saved and not (tmp_path / "teacher.backup").exists()
+
 
 def test_same_seed_gives_the_same_split_and_the_same_model(frames, tmp_path):
     import keras

@@ -52,6 +52,11 @@ def positive_float(text: str) -> float:
     return value
 
 
+def absolute_path(text: str) -> Path:
+    """For paths recorded in sidecars: a later step may run from another working directory."""
+    return Path(text).expanduser().resolve()
+
+
 def run(main: Callable[[], None], prog: str) -> None:
     """Call ``main`` and turn InputError and Ctrl-C into the contract's exits."""
     try:
@@ -100,7 +105,7 @@ def add_split_arguments(parser: argparse.ArgumentParser, inherited: str | None =
                        help="fraction of the training part held out to pick the best epoch (0: keep the last)")
     group.add_argument("--seed", type=int, default=defaults["seed"],
                        help="seed of the split, initial weights and shuffling")
-    group.add_argument("--split_dir", type=Path, default=None,
+    group.add_argument("--split_dir", type=absolute_path, default=None,
                        help="folder with trainlist0K.txt/testlist0K.txt (UCF101) or *_test_splitK.txt (HMDB51)")
     group.add_argument("--split_id", type=int, choices=(1, 2, 3), default=defaults["split_id"],
                        help="which official split K")

@@ -45,7 +45,7 @@ def layer_costs(model: keras.Model) -> list[LayerCost]:
             out = math.prod(_shape(layer.output))
             kernel = layer.kernel.shape  # (kt, kh, kw, in, out)
             fan_in = math.prod(kernel[:-1])
-            flops = 2 * out * fan_in // layer.groups + (out if layer.use_bias else 0)
+            flops = 2 * out * fan_in + (out if layer.use_bias else 0)  # kernel holds in/groups already
         elif isinstance(layer, keras.layers.Dense):
             out = math.prod(_shape(layer.output))
             flops = 2 * out * int(layer.kernel.shape[0]) + (out if layer.use_bias else 0)

@@ -58,13 +58,21 @@ def confusion_matrix_png(labels, predictions, classes: list[str], path: Path, ti
 def roc_png(labels, probabilities: np.ndarray, classes: list[str], path: Path, title: str,
             class_aucs: list[float | None] | None = None) -> Path:
     """One-vs-rest ROC curves with AUCs; beyond MANY_CLASSES only the averages and the worst classes."""
+    labels = np.asarray(labels)
+    present = np.unique(labels)
+    if len(present) < len(classes):  # scikit-plot needs every class among the labels: plot those present
+        remap = {k: i for i, k in enumerate(present)}
+        labels = np.array([remap[k] for k in labels])
+        probabilities = probabilities[:, present]
+        classes = [classes[k] for k in present]
+        class_aucs = [class_aucs[k] for k in present] if class_aucs else None
     shown = None
     if len(classes) > MANY_CLASSES:
         scored = [(auc, k) for k, auc in enumerate(class_aucs or []) if auc is not None]
         shown = [k for _, k in sorted(scored)[:WORST_CLASSES_SHOWN]]
         title += f" (micro/macro average and the {len(shown)} classes of lowest AUC)"
     fig, ax = plt.subplots(figsize=(7, 6))
-    _scikitplot("plot_roc")(np.asarray(labels), probabilities, class_names=classes, to_plot_class_index=shown,
+    _scikitplot("plot_roc")(labels, probabilities, class_names=classes, to_plot_class_index=shown,
                         plot_micro=True, plot_macro=True, title=title, text_fontsize="small", ax=ax, fig=fig)
     # scikit-plots 0.4 labels curves "Class <index>" whatever class_names says: put the names back
     for line in ax.get_lines():

@@ -44,7 +44,8 @@ def plan(args, models: Path, runs: Path) -> list[Step]:
     data = ["--data", str(args.data)] + (["--annotations", str(args.annotations)] if args.annotations else [])
     common = ["--batch_size", str(args.batch_size), "--lr", str(args.lr)]
     split = {"split.protocol": args.split, "split.test_size": args.test_size, "split.val_size": args.val_size,
-             "split.seed": args.seed, "split.split_id": args.split_id}
+             "split.seed": args.seed, "split.split_id": args.split_id,
+             "split.split_dir": str(args.split_dir) if args.split_dir else None}
 
     def training(epochs: float, width: float) -> dict:
         return {"hyperparameters.epochs": epochs, "hyperparameters.width": width,
@@ -127,13 +128,26 @@ def is_done(step: Step, frames_shape: list[int]) -> bool:
 def run_script(script: str, arguments: list[str]) -> None:
     """Run one of the project's scripts in a fresh Python; a failure ends the reproduction with its
     exit status."""
-    command = [sys.executable, str(ROOT / script), *arguments]
-    status = subprocess.run(command).returncode
+    process = subprocess.Popen([sys.executable, str(ROOT / script), *arguments])
+    while True:
+        try:
+            status = process.wait()
+            break
+        except KeyboardInterrupt:
+            # Ctrl-C reached the script too (same process group): let it stop cleanly, as it does alone.
+            continue
     if status == 130:
         raise KeyboardInterrupt
+    if status < 0:
+        raise StepFailed(f"{script} was killed by signal {-status} (out of memory?); run the same command "
+                         "again to resume")
     if status != 0:
         # The script has printed its own one-line reason; repeating it would add a second line.
         sys.exit(status)
+
+
+class StepFailed(Exception):
+    """A step died without saying why (a signal); the reproduction reports it in one line."""
 
 
 def table_rows(temperatures: list[float]) -> list[str]:
