@@ -18,7 +18,6 @@ an interrupted run or sweep continues where it stopped when the same command is 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from utils.cli import (
@@ -109,6 +108,9 @@ def main() -> None:
     sweep = args.temperatures is not None  # NAME_T{t} names, even for one temperature
     todo = [(t, run_paths(args, t, sweep)) for t in temperatures]
 
+    from utils.tensorflow_runtime import import_tensorflow
+
+    import_tensorflow()
     import keras
     import numpy as np
 
@@ -124,7 +126,7 @@ def main() -> None:
         seen = np.concatenate([split.train, split.val])
         table, cache, reused = teacher_logits_table(teacher, args.source, teacher_sha256, data, seen,
                                                     args.batch_size)
-        print(f"teacher logits {'reused from' if reused else 'cached in'} {cache}", file=sys.stderr)
+        print(f"teacher logits {'reused from' if reused else 'cached in'} {cache}", flush=True)
 
     for temperature, paths in todo:
         if finished_before(paths, teacher_sha256):

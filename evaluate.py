@@ -22,7 +22,6 @@ Writes, in --output_dir:
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from utils.cli import ArgumentParser, add_data_arguments, add_split_arguments, positive_int, run
@@ -95,12 +94,12 @@ def main() -> None:
         if not path.is_file():
             raise InputError(f"--recognizer {path}: model file not found")
     names = output_names(args.recognizer)
-    # Every sidecar and split is checked before the first model is scored, so most bad input fails at once.
+    # Every sidecar, split and model file is checked before anything is scored or written.
     chosen = {path: test_clips_for(path, data, requested_split(args, path)) for path in args.recognizer}
-    from utils.atomic_files import require_writable_folder
 
-    require_writable_folder(args.output_dir, f"--output_dir {args.output_dir}")
+    from utils.tensorflow_runtime import import_tensorflow
 
+    import_tensorflow()
     import keras
     import numpy as np
 
@@ -112,11 +111,15 @@ def main() -> None:
     from utils.plots import confusion_matrix_png, roc_png
     from utils.tables import markdown_table, write_csv
 
+    for path in args.recognizer:  # loaded twice rather than holding every teacher in memory at once
+        load_logits_model(path, "--recognizer")
+        keras.backend.clear_session()
+    atomic_files.require_writable_folder(args.output_dir, f"--output_dir {args.output_dir}")
     reports, rows = {}, []
     for path, name in zip(args.recognizer, names):
         record, clips = read_sidecar(path), chosen[path]
         model = load_logits_model(path, "--recognizer")
-        print(f"{name}: scoring {len(clips.indices)} test clips ({clips.source} split)", file=sys.stderr)
+        print(f"{name}: scoring {len(clips.indices)} test clips ({clips.source} split)", flush=True)
         logits, labels = predict_logits(model, data, clips.indices, args.batch_size)
         scores = classification_metrics(labels, logits, data.classes)
         cost = {**parameter_count(model), "flops_per_clip": flops_per_clip(model), "size_bytes": size_on_disk(path)}
@@ -148,7 +151,7 @@ def main() -> None:
     write_csv(args.output_dir / "comparison.csv", COLUMNS, rows)
     atomic_files.write_text(args.output_dir / "comparison.json", json.dumps(reports, indent=2) + "\n")
     print(table)
-    print(f"metrics, predictions and plots in {args.output_dir}/", file=sys.stderr)
+    print(f"metrics, predictions and plots in {args.output_dir}/", flush=True)
 
 
 if __name__ == "__main__":

@@ -161,7 +161,7 @@ def main() -> None:
     print()
     print(text)
     print(f"table: {out / 'paper_table.md'}; plot: {out / 'accuracy_vs_temperature.png'}; "
-          f"per-model metrics and plots: {evaluation}/", file=sys.stderr)
+          f"per-model metrics and plots: {evaluation}/")
 
 
 def main_reporting_killed_steps() -> None:

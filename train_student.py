@@ -27,6 +27,9 @@ def main() -> None:
 
     data, split = data_and_split(args)  # fails fast, before TensorFlow loads
 
+    from utils.tensorflow_runtime import import_tensorflow
+
+    import_tensorflow()
     from models.c3d import student_c3d
     from utils.training import seed_everything, train_and_save
 

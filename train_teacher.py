@@ -48,6 +48,9 @@ def main() -> None:
 
     data, split = data_and_split(args)  # fails fast, before TensorFlow loads
 
+    from utils.tensorflow_runtime import import_tensorflow
+
+    import_tensorflow()
     from models.c3d import sports1m_c3d, teacher_c3d
     from utils.training import seed_everything, train_and_save
 

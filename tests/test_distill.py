@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import assert_one_line_error, run_script
+from tests.scripts import run_script
 from utils.frames_data import open_frames
 from utils.teacher_cache import cache_key, cache_path, file_sha256, load_cache
 
@@ -45,7 +45,7 @@ def test_sweep_writes_one_student_per_temperature_and_reuses_the_teacher_cache(t
 
     again = distill(frames, teacher_path, tmp_path / "student.keras", "--temperatures", "1", "5", "10")
     assert again.returncode == 0, again.stderr
-    assert "teacher logits reused from" in again.stderr
+    assert "teacher logits reused from" in again.stdout
     assert again.stdout.count("already exists, skipping") == 2  # an interrupted sweep resumes
     assert (tmp_path / "student_T10.keras").is_file()
 
@@ -89,21 +89,3 @@ def test_a_stale_cache_is_never_used(teacher, tmp_path):
     assert load_cache(path, key) is not None
     moved = {**key, "frames": {**key["frames"], "mtime_ns": key["frames"]["mtime_ns"] + 1}}
     assert load_cache(path, moved) is None
-
-
-@pytest.mark.parametrize(
-    "extra, fragment",
-    [
-        (["--split", "group"], "--split group: the teacher"),
-        (["--seed", "3"], "--seed 3: the teacher"),
-        (["--alpha", "1.5"], "--alpha"),
-        (["--temperature", "0"], "--temperature"),
-        (["--source", "/nonexistent/teacher.keras"], "teacher model not found"),
-    ],
-)
-def test_bad_input_is_a_one_line_error(teacher, tmp_path, extra, fragment):
-    frames, teacher_path = teacher
-    base = ["--data", frames, "--source", teacher_path, "--output_path", tmp_path / "s.keras"]
-    result = run_script("distill.py", *base, *extra)
-    assert_one_line_error(result, fragment)
-    assert not (tmp_path / "s.keras").exists()

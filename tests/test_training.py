@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import assert_one_line_error, run_script, start_script
+from tests.scripts import run_script, start_script
 
 TINY = ["--width", "0.5", "--batch_size", "4", "--lr", "1e-3"]
 
@@ -75,8 +75,8 @@ def test_killed_training_resumes_from_its_last_finished_epoch(frames, tmp_path):
 
     result = run_script(*command)
     assert result.returncode == 0, result.stderr
-    assert "resuming from the end of epoch" in result.stderr
-    resumed_from = int(result.stderr.split("resuming from the end of epoch")[1].split()[0])
+    assert "resuming from the end of epoch" in result.stdout
+    resumed_from = int(result.stdout.split("resuming from the end of epoch")[1].split()[0])
     assert resumed_from in (1, 2)  # the kill may fall between the history row and the backup
     rows = history_rows(history)
     assert [int(r["epoch"]) for r in rows] == list(range(5))  # each epoch once, none lost
@@ -89,7 +89,7 @@ def test_killed_training_resumes_from_its_last_finished_epoch(frames, tmp_path):
     saved = output.stat().st_mtime_ns
     result = run_script(*command)
     assert result.returncode == 0, result.stderr
-    assert "was complete; removed the backup" in result.stderr
+    assert "was complete; removed the backup" in result.stdout
     assert output.stat().st_mtime_ns == saved and not (tmp_path / "teacher.backup").exists()
 
 
@@ -110,25 +110,6 @@ def test_same_seed_gives_the_same_split_and_the_same_model(frames, tmp_path):
         {k: v for k, v in second["metrics"].items() if k not in timing}
     for a, b in zip(model_a.get_weights(), model_b.get_weights()):
         np.testing.assert_array_equal(a, b)
-
-
-@pytest.mark.parametrize(
-    "args, fragment",
-    [
-        (["--data", "/nonexistent/frames"], "/nonexistent/frames: frames file not found"),
-        (["--task", "fintuning_C3D_Sports1M"], "--weights"),
-        (["--output_path", "/nonexistent/dir/t.keras"], "does not exist"),
-        (["--output_path", "teacher.pt"], ".keras"),
-        (["--batch_size", "1000"], "--batch_size 1000"),
-        (["--epochs", "0"], "--epochs"),
-        (["--split", "official"], "--split_dir"),
-    ],
-)
-def test_bad_input_is_a_one_line_error(frames, tmp_path, args, fragment):
-    base = ["--data", frames, "--output_path", tmp_path / "t.keras", "--epochs", "1"]
-    result = run_script("train_teacher.py", *base, *args)  # a flag given twice: argparse keeps the last
-    assert_one_line_error(result, fragment)
-    assert not (tmp_path / "t.keras").exists()
 
 
 def test_sports1m_fine_tuning_trains_only_the_head_and_saves_a_legacy_h5(tmp_path):

@@ -6,7 +6,6 @@ not after TensorFlow's start-up.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,5 +54,5 @@ def data_and_split(args):
     split = make_split(data.labels, data.paths, args.split_settings, data.classes)
     if args.batch_size > len(split.train):
         raise InputError(f"--batch_size {args.batch_size} is larger than the {len(split.train)} training clips")
-    print(describe(split, data.labels), file=sys.stderr)
+    print(describe(split, data.labels), flush=True)
     return data, split

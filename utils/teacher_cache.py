@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +69,7 @@ def teacher_logits_table(teacher, teacher_path: Path, teacher_sha256: str, data:
     if reused:
         rows, logits = cached
     else:
-        print(f"computing teacher logits for {len(indices)} clips once (cache: {path.name})", file=sys.stderr)
+        print(f"computing teacher logits for {len(indices)} clips once (cache: {path.name})", flush=True)
         dataset = clip_dataset(data, indices, batch_size, shuffle=False)
         logits = teacher.predict(dataset, verbose=0).astype(np.float32)
         rows = indices

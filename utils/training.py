@@ -114,7 +114,7 @@ def fit(model: keras.Model, train, validation, epochs: int, paths: RunPaths) -> 
     if finished >= epochs and paths.best.is_file():
         return 0
     if finished:
-        print(f"resuming from the end of epoch {finished} (backup in {paths.backup})", file=sys.stderr)
+        print(f"resuming from the end of epoch {finished} (backup in {paths.backup})", flush=True)
     paths.history.parent.mkdir(parents=True, exist_ok=True)
     callbacks = [
         LearningRateLogger(),
@@ -191,7 +191,7 @@ def train_and_save(model: keras.Model, data, split, args, record: dict, paths: R
         # A backup exists only after an epoch, and the best model is saved before it in every epoch:
         # no best model beside it means finish() had moved it into place and was killed cleaning up.
         shutil.rmtree(paths.backup, ignore_errors=True)
-        print(f"{paths.output} was complete; removed the backup left by an interrupted clean-up", file=sys.stderr)
+        print(f"{paths.output} was complete; removed the backup left by an interrupted clean-up", flush=True)
         return read_sidecar(paths.output)
     reader = ClipReader(data)
     train = clip_dataset(data, split.train, args.batch_size, shuffle=True, seed=args.seed, reader=reader,

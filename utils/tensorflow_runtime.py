@@ -1,0 +1,32 @@
+"""Importing TensorFlow without its start-up chatter on stderr.
+
+TensorFlow 2.21 writes lines about oneDNN and CUDA probing straight to file descriptor 2 while it
+loads, before its log settings apply (TF_CPP_MIN_LOG_LEVEL cannot hide them). They say nothing a
+user must act on, and they would turn the scripts' one-line errors into several lines, so the
+scripts import TensorFlow through ``import_tensorflow``. Set HAR_KD_TF_LOGS=1 to see them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def import_tensorflow() -> None:
+    """Import tensorflow and keras with file descriptor 2 pointed at /dev/null meanwhile."""
+    if "tensorflow" in sys.modules or os.environ.get("HAR_KD_TF_LOGS"):
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                import keras  # noqa: F401
+                import tensorflow  # noqa: F401
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
