@@ -21,6 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from utils.cli import (
+    INTERRUPTED_TRAINING,
     ArgumentParser,
     add_data_arguments,
     add_split_arguments,
@@ -148,4 +149,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run(main, "distill.py")
+    run(main, "distill.py", INTERRUPTED_TRAINING)

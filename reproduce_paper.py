@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 from utils.cli import (
+    INTERRUPTED_TRAINING,
     ArgumentParser,
     add_data_arguments,
     add_split_arguments,
@@ -175,4 +176,4 @@ def main_reporting_killed_steps() -> None:
 
 
 if __name__ == "__main__":
-    run(main_reporting_killed_steps, "reproduce_paper.py")
+    run(main_reporting_killed_steps, "reproduce_paper.py", INTERRUPTED_TRAINING)

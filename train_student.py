@@ -10,7 +10,14 @@ the row they are compared with.
 
 from __future__ import annotations
 
-from utils.cli import ArgumentParser, add_data_arguments, add_split_arguments, add_training_arguments, run
+from utils.cli import (
+    INTERRUPTED_TRAINING,
+    ArgumentParser,
+    add_data_arguments,
+    add_split_arguments,
+    add_training_arguments,
+    run,
+)
 from utils.run_setup import data_and_split
 
 
@@ -41,4 +48,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run(main, "train_student.py")
+    run(main, "train_student.py", INTERRUPTED_TRAINING)

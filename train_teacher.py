@@ -18,7 +18,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from utils.cli import ArgumentParser, add_data_arguments, add_split_arguments, add_training_arguments, run
+from utils.cli import (
+    INTERRUPTED_TRAINING,
+    ArgumentParser,
+    add_data_arguments,
+    add_split_arguments,
+    add_training_arguments,
+    run,
+)
 from utils.errors import InputError
 from utils.run_setup import data_and_split
 
@@ -67,4 +74,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run(main, "train_teacher.py")
+    run(main, "train_teacher.py", INTERRUPTED_TRAINING)

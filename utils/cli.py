@@ -57,16 +57,21 @@ def absolute_path(text: str) -> Path:
     return Path(text).expanduser().resolve()
 
 
-def run(main: Callable[[], None], prog: str) -> None:
-    """Call ``main`` and turn InputError and Ctrl-C into the contract's exits."""
+INTERRUPTED = "interrupted; nothing incomplete was kept. Run the same command again."
+INTERRUPTED_TRAINING = ("interrupted; the epochs finished so far are kept. Run the same command again to resume "
+                        "from the last one.")
+
+
+def run(main: Callable[[], None], prog: str, interrupted: str = INTERRUPTED) -> None:
+    """Call ``main`` and turn InputError and Ctrl-C into the contract's exits; ``interrupted`` is
+    what Ctrl-C prints (how to resume)."""
     try:
         main()
     except InputError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
     except KeyboardInterrupt:
-        print(f"\n{prog}: interrupted; nothing incomplete was kept. Run the same command again.",
-              file=sys.stderr)
+        print(f"\n{prog}: {interrupted}", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
 
 

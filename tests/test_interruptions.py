@@ -1,0 +1,101 @@
+"""Distillation killed (SIGKILL) at a random point and training stopped with Ctrl-C, then resumed.
+
+Extraction and teacher training are killed in tests/test_video_to_frames.py and
+tests/test_training.py, the paper reproduction in tests/test_reproduce_paper.py. The random
+point is drawn from a seed printed in the test output (HAR_KD_KILL_SEED sets it), so a failure
+can be replayed.
+"""
+
+import csv
+import json
+import os
+import random
+import signal
+import time
+
+import keras
+import pytest
+
+from tests.frames_factory import write_frames_folder
+from tests.scripts import run_script, start_script
+
+FAST = ["--width", "0.125", "--batch_size", "4", "--lr", "1e-3"]
+EPOCHS = 4
+
+
+def kill_point() -> random.Random:
+    seed = int(os.environ.get("HAR_KD_KILL_SEED", time.time_ns() % 100_000))
+    print(f"kill point seed: {seed} (HAR_KD_KILL_SEED={seed} replays it)")
+    return random.Random(seed)
+
+
+def history_epochs(path):
+    return [int(row["epoch"]) for row in csv.DictReader(path.open())] if path.exists() else []
+
+
+def wait_until(condition, process, timeout=240.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the run never got there"
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("interrupt")
+    frames = write_frames_folder(folder / "frames", classes=("Bright", "Dark"), groups=4, clips=4, shape=(16, 16, 16))
+    teacher = folder / "teacher.keras"
+    result = run_script("train_teacher.py", "--data", frames, "--epochs", 1, "--output_path", teacher,
+                        "--logdir", folder / "tb", *FAST)
+    assert result.returncode == 0, result.stderr
+    return frames, teacher
+
+
+def test_distillation_killed_at_a_random_point_resumes_and_ends_with_every_epoch(teacher, tmp_path):
+    frames, teacher_path = teacher
+    output = tmp_path / "student.keras"
+    command = ["distill.py", "--data", frames, "--source", teacher_path, "--epochs", EPOCHS, "--output_path", output,
+               "--logdir", tmp_path / "tb", *FAST]
+    rng = kill_point()
+    after_epochs = rng.randint(0, EPOCHS - 1)  # finished epochs logged before the kill, then a random delay
+    process = start_script(*command)
+    history = tmp_path / "student.history.csv"
+    wait_until(lambda: len(history_epochs(history)) >= after_epochs, process)
+    time.sleep(rng.uniform(0, 1.0))
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not output.exists() or output.with_suffix(".json").exists()  # never a model without its sidecar
+
+    result = run_script(*command)
+    assert result.returncode == 0, result.stderr
+    assert history_epochs(history) == list(range(EPOCHS))  # each epoch once, none lost, none repeated
+    record = json.loads(output.with_suffix(".json").read_text())
+    assert record["hyperparameters"]["epochs"] == EPOCHS and record["role"] == "distilled_student"
+    keras.models.load_model(output)
+    assert not list(tmp_path.glob("*.partial*")) and not (tmp_path / "student.backup").exists()
+
+
+@pytest.mark.xfail(strict=False, reason="known bug (issue 7, open): a Ctrl-C that lands while Keras's "
+                   "BackupAndRestore writes its checkpoint leaves a backup that the resumed run cannot load")
+def test_ctrl_c_stops_training_cleanly_and_the_same_command_resumes(teacher, tmp_path):
+    frames, _ = teacher
+    output = tmp_path / "student.keras"
+    command = ["train_student.py", "--data", frames, "--epochs", EPOCHS, "--output_path", output,
+               "--logdir", tmp_path / "tb", *FAST]
+    process = start_script(*command)
+    history = tmp_path / "student.history.csv"
+    wait_until(lambda: len(history_epochs(history)) >= 1, process)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == ("train_student.py: interrupted; the epochs finished so far are kept. "
+                                               "Run the same command again to resume from the last one.")
+    if not output.exists():  # stopped before the end (a Ctrl-C during the final save may come too late)
+        assert (tmp_path / "student.backup").is_dir()
+
+    result = run_script(*command)
+    assert result.returncode == 0, result.stderr
+    assert history_epochs(history) == list(range(EPOCHS))
+    assert json.loads(output.with_suffix(".json").read_text())["hyperparameters"]["epochs"] == EPOCHS
