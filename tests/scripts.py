@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import os
+import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,8 +20,8 @@ def run_script(script: str, *args, timeout: float = 300, **kwargs) -> subprocess
 
 def start_script(script: str, *args, **kwargs) -> subprocess.Popen:
     """Start in a new session, so a test can signal the whole process group like a terminal does."""
-    return subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    kwargs = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kwargs}
+    return subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT, text=True,
                             start_new_session=True, **kwargs)
 
 
@@ -29,3 +33,24 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
     assert "Traceback" not in result.stderr
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
+
+
+# --- interrupting a run at a random point ------------------------------------------------------
+
+
+def kill_point() -> random.Random:
+    seed = int(os.environ.get("HAR_KD_KILL_SEED", time.time_ns() % 100_000))
+    print(f"kill point seed: {seed} (HAR_KD_KILL_SEED={seed} replays it)")
+    return random.Random(seed)
+
+
+def history_epochs(path):
+    return [int(row["epoch"]) for row in csv.DictReader(path.open())] if path.exists() else []
+
+
+def wait_until(condition, process, timeout=240.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the run never got there"
+        time.sleep(0.02)

@@ -79,6 +79,10 @@ def setup(tmp_path_factory):
     previous.mkdir()
     for suffix in (".keras", ".json", ".history.csv"):
         shutil.copy(root / f"teacher{suffix}", previous / f"model{suffix}")
+    damaged = root / "damaged" / "student.backup"  # an interrupted run's backup, damaged since
+    damaged.mkdir(parents=True)
+    (damaged / "latest.weights.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    (damaged / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
     videos = root / "videos"
     write_video(videos / "Walk" / "v_Walk_g01_c01.avi", 20)
     write_video(videos / "Run" / "v_Run_g01_c01.avi", 20)
@@ -93,6 +97,7 @@ def setup(tmp_path_factory):
         "labels_out_of_range": variant("labels_out_of_range", lambda f: np.save(
             f / "labels.npy", np.load(f / "labels.npy") + 1)),
         "one_group": one_group,
+        "damaged": damaged.parent,
         "split_dir": empty_split_dir,
         "other_classes": teacher_variant("other_classes", lambda r: r.update(classes=["A", "B", "C"])),
         "other_shape": teacher_variant("other_shape", lambda r: r.update(input_shape=[16, 32, 32, 3])),
@@ -151,6 +156,8 @@ CASES = {
                                    ["--output_path", "missing_dir", "does not exist"]),
     "output in a read-only folder": ("train_teacher.py", ["--output_path", "{read_only}/t.keras"],
                                      ["--output_path", "{read_only}", "cannot write"]),
+    "backup damaged": ("train_student.py", ["--output_path", "{damaged}/student.keras"],
+                       ["{damaged}/student.backup", "cannot be loaded", "delete this folder"]),
     "output not .keras": ("train_student.py", ["--output_path", "{previous}/model.pt"], ["model.pt", ".keras"]),
     # splits
     "official split without lists": ("train_student.py", ["--split", "official", "--split_dir", "{split_dir}"],

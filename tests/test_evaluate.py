@@ -117,3 +117,18 @@ def test_models_that_do_not_match_the_data_are_refused(trained, tmp_path):
     result = run_script("evaluate.py", "--data", frames, "--recognizer", tmp_path / "missing.keras")
     assert_one_line_error(result, "missing.keras", "not found")
     assert not (tmp_path / "o").exists()
+
+
+def test_evaluating_the_same_model_again_gives_the_same_numbers(trained, tmp_path):
+    frames, model, output, _ = trained
+    result = run_script("evaluate.py", "--data", frames, "--recognizer", model, "--output_dir", tmp_path,
+                        "--timing_runs", 2)
+    assert result.returncode == 0, result.stderr
+    first, again = (json.loads((folder / "student" / "metrics.json").read_text()) for folder in (output, tmp_path))
+    for record in (first, again):
+        record["cost"].pop("speed")  # wall-clock timings: the one part that is not repeatable
+    assert again == first
+    with np.load(output / "student" / "predictions.npz") as one, np.load(tmp_path / "student" / "predictions.npz") as two:
+        assert sorted(one.files) == sorted(two.files)
+        for name in one.files:
+            np.testing.assert_array_equal(one[name], two[name])  # bit for bit, logits included

@@ -1,5 +1,6 @@
 import csv
 import os
+import re
 import signal
 import time
 
@@ -29,6 +30,8 @@ def collection(tmp_path_factory):
     truncate(cut, 0.6)
     write_video(root / "Jumping" / "v_Jumping_g01_c01.avi", 64, "DIVX")
     (root / "Jumping" / "empty.mp4").write_bytes(b"")
+    (root / "Jumping" / "noise.avi").write_bytes(np.random.default_rng(0).integers(0, 256, 50_000, np.uint8).tobytes())
+    (root / "Kicking").mkdir()  # a class folder with no videos
     return root
 
 
@@ -78,15 +81,17 @@ def test_outputs_hold_exact_clips_labels_and_relative_paths(collection, extracte
 
 def test_reports_list_every_skipped_file_with_its_reason(extracted):
     summary = (extracted / "Format_Time_Summary.txt").read_text()
-    assert "videos: 9 found, 6 kept, 3 skipped, 0 padded" in summary
+    assert "videos: 10 found, 6 kept, 4 skipped, 0 padded" in summary
     assert "Biking/short.avi: too short: 5 decodable frames < sequence length 8" in summary
     assert "Diving/fake.avi: cannot be opened" in summary
     assert "Jumping/empty.mp4: cannot be opened" in summary
+    assert re.search(r"Jumping/noise.avi: (cannot be opened|no frame could be decoded)", summary)
+    assert "classes left out of classes.txt (no usable video): Kicking" in summary
     assert "notes.txt" not in summary
     rows = list(csv.DictReader((extracted / "Format_Time.csv").open()))
     assert [(r["class"], r["videos_found"], r["videos_kept"], r["videos_skipped"]) for r in rows] == [
-        ("Biking", "3", "2", "1"), ("Diving", "4", "3", "1"), ("Jumping", "2", "1", "1")]
-    assert all(float(r["seconds"]) > 0 and float(r["peak_memory_mib"]) > 0 for r in rows)
+        ("Biking", "3", "2", "1"), ("Diving", "4", "3", "1"), ("Jumping", "3", "1", "2"), ("Kicking", "0", "0", "0")]
+    assert all(float(r["seconds"]) > 0 and float(r["peak_memory_mib"]) > 0 for r in rows[:3])
     assert not list(extracted.glob("*.partial"))
 
 
@@ -122,6 +127,19 @@ def test_class_without_a_usable_video_is_left_out_and_labels_stay_dense(tmp_path
     assert "left out of classes.txt (no usable video): B" in (tmp_path / "out" / "Format_Time_Summary.txt").read_text()
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_unreadable_video_is_listed_with_its_reason_and_the_others_kept(tmp_path):
+    videos = tmp_path / "videos"
+    write_video(videos / "A" / "a.avi", 20)
+    write_video(videos / "B" / "b.avi", 20)
+    locked = write_video(videos / "B" / "locked.avi", 20)
+    locked.chmod(0)
+    result = extract(videos, tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert read_outputs(tmp_path / "out")["paths"].tolist() == ["A/a.avi", "B/b.avi"]
+    assert "B/locked.avi: cannot be read (permission denied)" in (tmp_path / "out" / "Format_Time_Summary.txt").read_text()
+
+
 @pytest.mark.parametrize(
     "make, fragment",
     [
@@ -146,6 +164,18 @@ def test_all_videos_bad_is_a_one_line_error_and_writes_nothing(tmp_path):
     result = extract(tmp_path / "in", tmp_path / "out")
     assert_one_line_error(result, "none of the 1 videos gave a clip", "A/x.avi")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_output_that_cannot_fit_on_the_disk_is_refused_before_any_work(collection, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    np.save(out / "frames.npy", np.zeros((1, T, H, W, 3), np.uint8))  # an earlier result stays as it was
+    before = (out / "frames.npy").read_bytes()
+    # 10 videos x 8 frames of 400000 x 400000 RGB pixels: about 38 TB, more than a test machine has free
+    result = run_script("video_to_frames.py", "--input_path", collection, "--output_path", out,
+                        "--sequence_length", T, "--frame_height", 400_000, "--frame_width", 400_000, "--no_progress")
+    assert_one_line_error(result, str(out), "frames.npy needs up to", "GiB is free")
+    assert sorted(p.name for p in out.iterdir()) == ["frames.npy"] and (out / "frames.npy").read_bytes() == before
 
 
 def test_bad_flag_is_a_one_line_error(tmp_path):

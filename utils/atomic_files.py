@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,3 +69,24 @@ def require_writable_folder(folder: Path, what: str, create: bool = True) -> Non
         probe.unlink()
     except OSError as error:
         raise InputError(f"{what}: cannot write to {folder} ({error.strerror})") from None
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) until the block ends, then raise it.
+
+    For writes that cannot go through a rename, such as Keras's epoch backup: a KeyboardInterrupt
+    in the middle of an HDF5 write closes the file cleanly with weights missing, which the resumed
+    run cannot load. A second Ctrl-C is held as well; SIGKILL cannot be held by anything.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt

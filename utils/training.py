@@ -31,6 +31,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from utils.atomic_files import interrupts_deferred
 from utils.resource_usage import peak_rss_mib
 from utils.run_setup import RunPaths
 
@@ -43,6 +44,29 @@ class LearningRateLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
+class EpochBackup(keras.callbacks.BackupAndRestore):
+    """Keras's BackupAndRestore with Ctrl-C held while it writes.
+
+    Its weights file is written in place: a SIGKILL mid-write leaves a damaged HDF5 file, which
+    Keras detects and replaces by the previous epoch's copy (``double_checkpoint``), but a Ctrl-C
+    mid-write leaves a well-formed file with weights missing that it cannot recover from.
+    """
+
+    def _save_model(self):
+        with interrupts_deferred():
+            super()._save_model()
+
+    def on_train_begin(self, logs=None):
+        from utils.errors import InputError
+
+        try:
+            super().on_train_begin(logs)
+        except (OSError, ValueError) as error:
+            reason = " ".join(str(error).split())[:200]
+            raise InputError(f"{self.backup_dir}: the backup of the interrupted run cannot be loaded ({reason}); "
+                             "delete this folder to train from the start") from None
 
 
 class BestCheckpoint(keras.callbacks.Callback):
@@ -62,7 +86,8 @@ class BestCheckpoint(keras.callbacks.Callback):
             value = float(epoch)
         if value > self.best:
             self.best = float(value)
-            save_model(inference_copy(deployable(self.model)), self.path)
+            with interrupts_deferred():  # no .partial file left behind by a Ctrl-C
+                save_model(inference_copy(deployable(self.model)), self.path)
 
 
 def inference_copy(model: keras.Model) -> keras.Model:
@@ -124,7 +149,7 @@ def fit(model: keras.Model, train, validation, epochs: int, paths: RunPaths) -> 
         # Last, so an epoch counts as finished only once everything above is written. Its files
         # outlive fit (finish() removes them): a kill between the last epoch and the final save
         # then resumes straight to the save instead of training again from scratch.
-        keras.callbacks.BackupAndRestore(str(paths.backup), double_checkpoint=True, delete_checkpoint=False),
+        EpochBackup(str(paths.backup), double_checkpoint=True, delete_checkpoint=False),
     ]
     history = model.fit(train, validation_data=validation, epochs=epochs, callbacks=callbacks, shuffle=False,
                         verbose=1 if sys.stdout.isatty() else 2)

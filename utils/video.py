@@ -83,6 +83,8 @@ def resize_to_rgb(frame_bgr: np.ndarray, height: int, width: int) -> np.ndarray:
 def _open(path: str) -> cv2.VideoCapture:
     # One decoder thread per video: extraction already runs one process per core, and frame
     # threading in FFmpeg only adds hand-off cost at these resolutions.
+    if not os.access(path, os.R_OK):  # OpenCV would only say "cannot be opened"
+        raise VideoError("cannot be read (permission denied)" if os.path.exists(path) else "file disappeared")
     capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
     if not capture.isOpened():
         capture.release()
