@@ -32,7 +32,7 @@ from utils.cli import (
 )
 from utils.errors import InputError
 from utils.run_setup import RunPaths, data_and_split
-from utils.sidecar import read_sidecar, sidecar_path
+from utils.sidecar import read_sidecar
 
 SPLIT_FLAGS = ("split", "test_size", "val_size", "seed", "split_dir", "split_id")
 
@@ -92,7 +92,7 @@ def run_paths(args, temperature: float, sweep: bool) -> RunPaths:
 
 def finished_before(paths: RunPaths, teacher_sha256: str) -> bool:
     """True when this output was already distilled, completely, from this very teacher file."""
-    if not (paths.output.is_file() and sidecar_path(paths.output).is_file()) or paths.backup.exists():
+    if not paths.is_complete():
         return False
     return read_sidecar(paths.output).get("distillation", {}).get("teacher_sha256") == teacher_sha256
 

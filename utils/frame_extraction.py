@@ -147,15 +147,6 @@ def _check_free_space(output_path: Path, needed_bytes: int) -> None:
         )
 
 
-def _prepare_output(output_path: Path) -> None:
-    try:
-        output_path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"{output_path}: cannot create the output folder ({error.strerror})") from None
-    if not os.access(output_path, os.W_OK):
-        raise InputError(f"{output_path}: output folder is not writable")
-
-
 def _decode_all(
     videos: list[VideoEntry],
     input_path: Path,
@@ -221,7 +212,7 @@ def extract_frames(
         raise InputError(f"{input_path}: no class folders (expected one sub-folder per class)")
     if not videos:
         raise InputError(f"{input_path}: no video files in any class folder")
-    _prepare_output(output_path)
+    atomic_files.require_writable_folder(output_path, "--output_path")
     clip_bytes = int(np.prod(settings.clip_shape))
     _check_free_space(output_path, len(videos) * clip_bytes)
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from utils.errors import InputError
 from utils.paper_results import DATASETS, PUBLISHED, ROWS, TEMPERATURES, distilled_row
-from utils.sidecar import read_sidecar, sidecar_path
+from utils.run_setup import output_is_complete
+from utils.sidecar import read_sidecar
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -105,8 +106,7 @@ def is_done(step: Step, frames_shape: list[int]) -> bool:
     done = True
     teacher_sha = None
     for output in step.outputs:
-        backup = output.with_name(output.stem + ".backup")
-        if not (output.is_file() and sidecar_path(output).is_file()) or backup.exists():
+        if not output_is_complete(output):
             done = False
             continue
         record = read_sidecar(output)

@@ -33,6 +33,9 @@ class RunPaths:
     def backup(self) -> Path:
         return self.output.with_name(self.output.stem + ".backup")
 
+    def is_complete(self) -> bool:
+        return output_is_complete(self.output)
+
     @classmethod
     def from_args(cls, output_path: Path, log_path: Path | None, logdir: Path | None) -> RunPaths:
         output = Path(output_path)
@@ -42,6 +45,21 @@ class RunPaths:
         history = Path(log_path) if log_path else output.with_name(output.stem + ".history.csv")
         tensorboard = Path(logdir) if logdir else Path("runs") / output.stem
         return cls(output, history, tensorboard)
+
+
+def output_is_complete(output: Path) -> bool:
+    """True when a training run finished ``output``: the model and its sidecar exist, and no backup
+    says the run is still going. A backup without the running best model is the exception: the
+    best is saved before the backup in every epoch, so it is gone only because the final step
+    moved it into place and was stopped while removing the backup."""
+    from utils.sidecar import sidecar_path
+
+    output = Path(output)
+    if not (output.is_file() and sidecar_path(output).is_file()):
+        return False
+    backup = output.with_name(output.stem + ".backup")
+    best = output.with_name(output.stem + ".best.keras")
+    return not backup.exists() or not best.exists()
 
 
 def data_and_split(args):

@@ -208,13 +208,10 @@ def train_and_save(model: keras.Model, data, split, args, record: dict, paths: R
     data fingerprint, split indices, hyper-parameters, metrics and library versions.
     """
     from utils.input_pipeline import ClipReader, clip_dataset
-    from utils.sidecar import library_versions, read_sidecar, sidecar_path
+    from utils.sidecar import library_versions, read_sidecar
 
     paths = paths or RunPaths.from_args(args.output_path, args.log_path, args.logdir)
-    if paths.backup.exists() and not paths.best.exists() and paths.output.is_file() \
-            and sidecar_path(paths.output).is_file():
-        # A backup exists only after an epoch, and the best model is saved before it in every epoch:
-        # no best model beside it means finish() had moved it into place and was killed cleaning up.
+    if paths.backup.exists() and paths.is_complete():  # finish() was stopped while cleaning up
         shutil.rmtree(paths.backup, ignore_errors=True)
         print(f"{paths.output} was complete; removed the backup left by an interrupted clean-up", flush=True)
         return read_sidecar(paths.output)
