@@ -22,6 +22,7 @@ from pathlib import Path
 
 from utils.cli import (
     INTERRUPTED_TRAINING,
+    SPLIT_SETTING_OF_FLAG,
     ArgumentParser,
     add_data_arguments,
     add_split_arguments,
@@ -33,8 +34,6 @@ from utils.cli import (
 from utils.errors import InputError
 from utils.run_setup import RunPaths, data_and_split
 from utils.sidecar import read_sidecar
-
-SPLIT_FLAGS = ("split", "test_size", "val_size", "seed", "split_dir", "split_id")
 
 
 def build_parser() -> ArgumentParser:
@@ -59,10 +58,8 @@ def build_parser() -> ArgumentParser:
 def inherit_split(args, teacher_record: dict) -> None:
     """Fill the split flags from the teacher's sidecar; refuse values that differ from it."""
     recorded = teacher_record.get("split", {})
-    for flag in SPLIT_FLAGS:
-        given, theirs = getattr(args, flag), recorded.get(flag)
-        if flag == "split":
-            theirs = recorded.get("protocol")
+    for flag, key in SPLIT_SETTING_OF_FLAG.items():
+        given, theirs = getattr(args, flag), recorded.get(key)
         if given is None:
             setattr(args, flag, Path(theirs) if flag == "split_dir" and theirs else theirs)
         elif str(given) != str(theirs):

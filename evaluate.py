@@ -24,11 +24,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from utils.cli import ArgumentParser, add_data_arguments, add_split_arguments, positive_int, run
+from utils.cli import ArgumentParser, add_data_arguments, add_split_arguments, given_split_settings, positive_int, run
 from utils.errors import InputError
 
-SPLIT_FLAGS = {"split": "protocol", "test_size": "test_size", "val_size": "val_size", "seed": "seed",
-               "split_dir": "split_dir", "split_id": "split_id"}
 COLUMNS = ("model", "role", "T", "test clips", "top-1 (%)", "top-5 (%)", "mean class acc. (%)", "macro F1 (%)",
            "params (M)", "GFLOPs/clip", "size (MB)", "CPU latency (ms/clip, batch 1)", "CPU throughput (clips/s, batch 8)")
 
@@ -54,11 +52,11 @@ def requested_split(args, model_path: Path):
     from utils.sidecar import read_sidecar, sidecar_path
     from utils.splits import SplitSettings
 
-    given = {key: getattr(args, flag) for flag, key in SPLIT_FLAGS.items() if getattr(args, flag) is not None}
+    given = given_split_settings(args)
     if not given:
         return None
     recorded = recorded_settings(read_sidecar(model_path), sidecar_path(model_path)).to_json()
-    return SplitSettings.from_json({**recorded, **{k: str(v) if k == "split_dir" else v for k, v in given.items()}})
+    return SplitSettings.from_json({**recorded, **given})
 
 
 def output_names(paths: list[Path]) -> list[str]:

@@ -116,6 +116,17 @@ def add_split_arguments(parser: argparse.ArgumentParser, inherited: str | None =
                        help="which official split K")
 
 
+# split flag -> its key in SplitSettings and in a sidecar's "split" record
+SPLIT_SETTING_OF_FLAG = {"split": "protocol", "test_size": "test_size", "val_size": "val_size", "seed": "seed",
+                         "split_dir": "split_dir", "split_id": "split_id"}
+
+
+def given_split_settings(args) -> dict:
+    """The split settings the user gave on the command line (flags left at None are absent)."""
+    return {key: str(value) if key == "split_dir" else value
+            for flag, key in SPLIT_SETTING_OF_FLAG.items() if (value := getattr(args, flag)) is not None}
+
+
 def add_training_arguments(parser: argparse.ArgumentParser, epochs: int, output: str) -> argparse._ArgumentGroup:
     group = parser.add_argument_group("training")
     group.add_argument("--batch_size", type=positive_int, default=8, help="clips per step")
