@@ -27,6 +27,7 @@ from utils.cli import (
     add_data_arguments,
     add_split_arguments,
     add_training_arguments,
+    jit_compile_value,
     positive_float,
     run,
     unit_interval,
@@ -109,6 +110,10 @@ def main() -> None:
     from utils.tensorflow_runtime import import_tensorflow
 
     import_tensorflow()
+    from utils.precision import check_supported, set_precision
+
+    check_supported(args.mixed_precision, args.jit_compile)
+    set_precision(args.mixed_precision)
     import keras
     import numpy as np
 
@@ -135,7 +140,8 @@ def main() -> None:
         distiller.compile(keras.optimizers.Adam(learning_rate=args.lr),
                           [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
                           keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                          keras.losses.KLDivergence(), alpha=args.alpha, temperature=temperature)
+                          keras.losses.KLDivergence(), alpha=args.alpha, temperature=temperature,
+                          jit_compile=jit_compile_value(args.jit_compile))
         record = {"role": "distilled_student", "architecture": "c3d_student", "task": "distillation",
                   "width": args.width,
                   "distillation": {"teacher": str(args.source.resolve()), "teacher_architecture":

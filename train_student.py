@@ -37,6 +37,10 @@ def main() -> None:
     from utils.tensorflow_runtime import import_tensorflow
 
     import_tensorflow()
+    from utils.precision import check_supported, set_precision
+
+    check_supported(args.mixed_precision, args.jit_compile)
+    set_precision(args.mixed_precision)
     from models.c3d import student_c3d
     from utils.training import seed_everything, train_and_save
 

@@ -217,7 +217,8 @@ def _c3d(*, name: str, num_classes: int, input_shape: Sequence[int], filters: Se
     x = layers.Dropout(FC_DROPOUT, name="dropout6")(x)
     x = layers.Dense(fc_units[1], activation="relu", name="fc7")(x)
     x = layers.Dropout(FC_DROPOUT, name="dropout7")(x)
-    logits = layers.Dense(num_classes, activation=None, name=head_name)(x)
+    # float32 even under mixed precision: softmax, losses and the distillation temperature need its range
+    logits = layers.Dense(num_classes, activation=None, name=head_name, dtype="float32")(x)
     return keras.Model(frames, logits, name=name)
 
 

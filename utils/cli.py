@@ -134,6 +134,14 @@ def add_training_arguments(parser: argparse.ArgumentParser, epochs: int, output:
     group.add_argument("--lr", type=positive_float, default=1e-4, help="Adam learning rate")
     group.add_argument("--width", type=positive_float, default=1.0,
                        help="channel multiplier of every layer (1.0 = the paper's model)")
+    compute = parser.add_argument_group("compute", "speed settings; they do not change what is saved (always a "
+                                        "float32 model)")
+    compute.add_argument("--mixed_precision", choices=("off", "float16", "bfloat16"), default="off",
+                         help="train in 16-bit (float16: most GPUs; bfloat16: A100/H100-class GPUs and CPUs "
+                              "with bf16 units) with float32 weights, logits and loss; slower on most CPUs")
+    compute.add_argument("--jit_compile", choices=("auto", "on", "off"), default="auto",
+                         help="XLA-compile the training step; auto: Keras's choice, on with a GPU, off on "
+                              "CPU-only machines (XLA's CPU 3-D convolutions are several times slower)")
     outputs = parser.add_argument_group("outputs")
     outputs.add_argument("--output_path", type=Path, default=Path(output),
                          help="model file (.keras; a legacy .h5 name also works); its sidecar is the same "
@@ -143,3 +151,8 @@ def add_training_arguments(parser: argparse.ArgumentParser, epochs: int, output:
     outputs.add_argument("--logdir", type=Path, default=None,
                          help="TensorBoard log folder (default: runs/OUTPUT_STEM)")
     return group
+
+
+def jit_compile_value(choice: str):
+    """--jit_compile as Model.compile takes it."""
+    return {"auto": "auto", "on": True, "off": False}[choice]

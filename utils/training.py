@@ -32,6 +32,7 @@ import keras
 import numpy as np
 
 from utils.atomic_files import interrupts_deferred
+from utils.cli import jit_compile_value
 from utils.resource_usage import peak_rss_mib
 from utils.run_setup import RunPaths
 
@@ -91,11 +92,16 @@ class BestCheckpoint(keras.callbacks.Callback):
 
 
 def inference_copy(model: keras.Model) -> keras.Model:
-    """The model without its optimizer: a compiled model's file also holds the Adam moments, two
-    more copies of every weight, which a saved result never needs (resumption uses the backup)."""
-    if getattr(model, "optimizer", None) is None:
+    """The model without its optimizer, in float32: a compiled model's file also holds the Adam
+    moments, two more copies of every weight, which a saved result never needs (resumption uses
+    the backup)."""
+    from utils.precision import float32_config, float32_policy
+
+    mixed = model.dtype_policy.name != "float32"
+    if getattr(model, "optimizer", None) is None and not mixed:
         return model
-    copy = type(model).from_config(model.get_config())  # clone_model would compile the copy as well
+    with float32_policy():  # mixed-precision training still saves a float32 model
+        copy = type(model).from_config(float32_config(model.get_config()))  # clone_model would compile it too
     copy.set_weights(model.get_weights())
     return copy
 
@@ -172,12 +178,13 @@ def finish(paths: RunPaths, record_for: Callable[[keras.Model], dict]) -> tuple[
     return best, record
 
 
-def compile_classifier(model: keras.Model, learning_rate: float) -> None:
+def compile_classifier(model: keras.Model, learning_rate: float, jit_compile="auto") -> None:
     """Adam and cross-entropy on logits, as the paper (the networks end in logits, not softmax)."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=jit_compile,
     )
 
 
@@ -223,7 +230,7 @@ def train_and_save(model: keras.Model, data, split, args, record: dict, paths: R
         validation = clip_dataset(data, split.val, args.batch_size, shuffle=False, reader=reader,
                                   teacher_logits=teacher_logits)
     if not model.compiled:
-        compile_classifier(model, args.lr)
+        compile_classifier(model, args.lr, jit_compile_value(args.jit_compile))
     model(np.zeros((1, *data.clip_shape), np.uint8))  # built, as BackupAndRestore needs
     start = time.perf_counter()
     fit(model, train, validation, args.epochs, paths)
@@ -247,7 +254,8 @@ def train_and_save(model: keras.Model, data, split, args, record: dict, paths: R
             "split": {**args.split_settings.to_json(), "train_indices": split.train.tolist(),
                       "val_indices": split.val.tolist(), "test_indices": split.test.tolist()},
             "hyperparameters": {"batch_size": args.batch_size, "epochs": args.epochs, "lr": args.lr,
-                                "width": args.width, "seed": args.seed, "optimizer": "adam"},
+                                "width": args.width, "seed": args.seed, "optimizer": "adam",
+                                "mixed_precision": args.mixed_precision, "jit_compile": args.jit_compile},
             "metrics": metrics,
             "history": str(paths.history),
             "curves": str(paths.curves),

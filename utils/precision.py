@@ -1,0 +1,62 @@
+"""Mixed-precision training, with float32 logits and loss, and float32 saved models.
+
+``--mixed_precision float16|bfloat16`` computes convolutions and dense layers in 16 bits, which
+is what a GPU's tensor cores are fast at (float16 on V100/T4-class cards, bfloat16 on A100/H100);
+variables stay float32. The logits layer computes in float32 (models/c3d.py), the losses and the
+distillation softmax run on float32 values, and Keras wraps the optimizer in loss scaling under
+float16. On a CPU without 16-bit matrix units it is slower than float32, hence off by default.
+
+Saved models are always float32: precision is a training setting, not part of the model, and a
+float16 model would run slowly (or not at all) where it is deployed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+PRECISIONS = ("off", "float16", "bfloat16")
+
+
+def set_precision(precision: str) -> None:
+    """Set Keras's global dtype policy; call before any model is built."""
+    import keras
+
+    keras.mixed_precision.set_global_policy("float32" if precision == "off" else f"mixed_{precision}")
+
+
+@contextlib.contextmanager
+def float32_policy() -> Iterator[None]:
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def float32_config(config):
+    """A model config with every layer's dtype policy set to float32 (weights keep their values)."""
+    if isinstance(config, dict):
+        if config.get("class_name") == "DTypePolicy" and isinstance(config.get("config"), dict):
+            return {**config, "config": {**config["config"], "name": "float32"}}
+        return {key: float32_config(value) for key, value in config.items()}
+    if isinstance(config, list):
+        return [float32_config(value) for value in config]
+    if config in ("mixed_float16", "mixed_bfloat16"):  # a policy given by name
+        return "float32"
+    return config
+
+
+def check_supported(precision: str, jit_compile: str) -> None:
+    """InputError for float16 on a machine without a GPU: TensorFlow has no float16 CPU kernel for
+    3-D pooling (only XLA's has one)."""
+    import tensorflow as tf
+
+    from utils.errors import InputError
+
+    if precision == "float16" and jit_compile != "on" and not tf.config.list_physical_devices("GPU"):
+        raise InputError("--mixed_precision float16: no GPU here, and TensorFlow's CPU kernels have no float16 "
+                         "3-D pooling; use bfloat16, or add --jit_compile on")
