@@ -43,7 +43,7 @@ demo: setup
 	@echo "TensorBoard: $(BIN)/tensorboard --logdir $(DATA)/runs"
 
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: setup
 	$(BIN)/python -m bench

@@ -1,10 +1,26 @@
-"""Run every benchmark: ``python -m bench [--large]``. Each prints its ratios last."""
+"""Run every benchmark: ``python -m bench [--large] [--only NAME ...]``. Each prints its ratios last;
+the headline numbers go to bench/RESULTS.md and bench/results.json (with --only, to bench/out/;
+the raw numbers of each benchmark to bench/out/)."""
 
+import argparse
 import sys
+from pathlib import Path
 
-from bench import distillation, extraction, input_pipeline
+from bench import compute, deployment, distillation, extraction, input_pipeline, memory, results
+
+BENCHMARKS = {"extraction": extraction, "input_pipeline": input_pipeline, "memory": memory,
+              "distillation": distillation, "compute": compute, "deployment": deployment}
 
 if __name__ == "__main__":
-    for benchmark in (extraction, input_pipeline, distillation):
-        print(f"\n== {benchmark.__name__} ==", flush=True)
-        benchmark.main([a for a in sys.argv[1:] if a == "--large"])
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--large", action="store_true", help="each benchmark at its larger size")
+    parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), default=list(BENCHMARKS))
+    args = parser.parse_args()
+    measured = {}
+    for name in args.only:
+        print(f"\n== {name} ==", flush=True)
+        measured[name] = BENCHMARKS[name].main(["--large"] if args.large else [])
+    command = "python -m bench" + " ".join(["", *sys.argv[1:]])
+    here = Path(__file__).resolve().parent
+    path = results.write(measured, extraction.machine(), command, here if args.only == list(BENCHMARKS) else here / "out")
+    print(f"\n{path.read_text()}")

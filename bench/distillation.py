@@ -25,11 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 TEMPERATURES = (1, 5, 10, 15, 20)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--large", action="store_true", help="4x the clips")
     parser.add_argument("--clips", type=int, default=48)
-    parser.add_argument("--epochs", type=int, default=8, help="epochs per run of the sweep")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per run of the sweep")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "out" / "distillation")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "distillation.json")
@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         f"per-epoch speed-up of the cache: {result['ratios']['epoch']:.2f}x [target >= 2.5]",
         f"sweep speed-up of the cache: {result['ratios']['sweep']:.2f}x [target >= 3]",
     ]))
+    return result
 
 
 if __name__ == "__main__":

@@ -190,6 +190,13 @@ CASES = {
     "evaluation output read-only": ("evaluate.py", ["--output_dir", "{read_only}/evaluation"],
                                     ["--output_dir", "{read_only}"]),
     "timing runs negative": ("evaluate.py", ["--timing_runs", "-1"], ["--timing_runs"]),
+    # export
+    "export model missing": ("export_student.py", ["--recognizer", "{root}/absent.keras"], ["absent.keras", "not found"]),
+    "export model not a model": ("export_student.py", ["--recognizer", "{not_a_model}"],
+                                 ["not_a_model.keras", "cannot be loaded"]),
+    "export model of other classes": ("export_student.py", ["--recognizer", "{other_classes}"],
+                                      ["other_classes.json", "classes differ"]),
+    "export output read-only": ("export_student.py", ["--output_dir", "{read_only}/export"], ["--output_dir"]),
     # the reproduction
     "reproduction data missing": ("reproduce_paper.py", ["--data", "{missing}"], ["{missing}: frames file not found"]),
     "reproduction weights missing": ("reproduce_paper.py", ["--weights", "{root}/absent.h5"], ["--weights", "absent.h5"]),
@@ -210,6 +217,7 @@ BASE = {
     "distill.py": ["--data", "{frames}", "--source", "{teacher}", "--output_path", "{previous}/model.keras",
                    "--logdir", "{root}/tb_bad", *TINY],
     "evaluate.py": ["--data", "{frames}", "--recognizer", "{teacher}", "--output_dir", "{previous}/evaluation"],
+    "export_student.py": ["--data", "{frames}", "--recognizer", "{teacher}", "--output_dir", "{previous}/export"],
     "reproduce_paper.py": ["--data", "{frames}", "--output_dir", "{previous}/reproduction", "--epochs", "1"],
     "video_to_frames.py": ["--input_path", "{videos}", "--output_path", "{previous}/frames", "--sequence_length", "8",
                            "--no_progress"],

@@ -72,15 +72,15 @@ def test_xla_compiled_model_predicts_as_the_uncompiled_one_and_trains():
     np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-4, atol=1e-6)
 
 
-def test_training_script_with_bfloat16_and_xla_saves_a_float32_model(tmp_path):
+def test_training_script_with_bfloat16_saves_a_float32_model_and_records_the_settings(tmp_path):
     frames = write_frames_folder(tmp_path / "frames", classes=("Bright", "Dark"), groups=3, clips=3, shape=(16, 16, 16))
     output = tmp_path / "student.keras"
     result = run_script("train_student.py", "--data", frames, "--epochs", 1, "--output_path", output, "--logdir",
                         tmp_path / "tb", "--width", "0.25", "--batch_size", "4", "--mixed_precision", "bfloat16",
-                        "--jit_compile", "on")
+                        "--jit_compile", "off")  # XLA is covered above; compiling it here costs 20 s
     assert result.returncode == 0, result.stderr
     record = json.loads(output.with_suffix(".json").read_text())
-    assert record["hyperparameters"]["mixed_precision"] == "bfloat16" and record["hyperparameters"]["jit_compile"] == "on"
+    assert record["hyperparameters"]["mixed_precision"] == "bfloat16" and record["hyperparameters"]["jit_compile"] == "off"
     model = keras.models.load_model(output)
     assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
 

@@ -1,0 +1,138 @@
+"""Compute efficiency: FLOP/s of teacher and student training steps against the machine's matmul.
+
+Each variant runs in its own process (thread pools and oneDNN are fixed at TensorFlow's start),
+which measures, side by side:
+
+  matmul   float32 2048x2048 matrix products: the dense FLOP/s this machine reaches
+  step     training steps of the model on one in-memory batch of 16x112x112 clips (the paper's
+           clip size), width 1.0, after warm-up steps; FLOPs per step = 3 x forward FLOPs per
+           clip (utils/model_complexity.py) x batch (backward = two forward-sized products)
+
+Variants: TensorFlow's default CPU setting on this machine (oneDNN off on AMD CPUs: the "before"),
+this project's setting (oneDNN on), XLA (``--jit_compile on``) and a larger batch. The efficiency
+is step FLOP/s over the best matmul FLOP/s of the run.
+
+    python -m bench.compute [--large]     # --large: more timed steps
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIP = (16, 112, 112, 3)
+VARIANTS = [  # (name, model, batch, oneDNN, jit)
+    ("student, TensorFlow default (oneDNN off)", "student", 8, "0", False),
+    ("student, this project (oneDNN on)", "student", 8, "1", False),
+    ("student, oneDNN + XLA", "student", 8, "1", True),
+    ("student, oneDNN, batch 16", "student", 16, "1", False),
+    ("teacher, TensorFlow default (oneDNN off)", "teacher", 8, "0", False),
+    ("teacher, this project (oneDNN on)", "teacher", 8, "1", False),
+]
+
+
+def measure(model_name: str, batch: int, jit: bool, steps: int, precision: str = "off") -> dict:
+    """Runs inside the variant's own process."""
+    import numpy as np
+    import tensorflow as tf
+
+    from models.c3d import student_c3d, teacher_c3d
+    from utils.model_complexity import flops_per_clip
+    from utils.precision import set_precision
+    from utils.training import compile_classifier
+
+    set_precision(precision)
+    def matmul_flops(n: int = 2048, reps: int = 10) -> float:
+        a, b = tf.random.normal((n, n)), tf.random.normal((n, n))
+        product = tf.function(lambda: tf.matmul(a, b))
+        product().numpy()
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            for _ in range(reps):
+                out = product()
+            out.numpy()
+            best = min(best, (time.perf_counter() - start) / reps)
+        return 2 * n**3 / best
+
+    build = student_c3d if model_name == "student" else teacher_c3d
+    tf.keras.utils.set_random_seed(0)
+    model = build(101, CLIP)
+    compile_classifier(model, 1e-4, jit_compile=jit)
+    clips = np.random.default_rng(0).integers(0, 256, (batch, *CLIP), dtype=np.uint8)
+    labels = np.arange(batch) % 101
+    before = matmul_flops()
+    for _ in range(2 if model_name == "student" else 1):  # tracing, then oneDNN's primitive set-up
+        model.train_on_batch(clips, labels)
+    start = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(clips, labels)
+    seconds = (time.perf_counter() - start) / steps
+    after = matmul_flops()
+    step_flops = 3 * flops_per_clip(model) * batch
+    return {"seconds_per_step": seconds, "step_flops": step_flops, "step_flops_per_s": step_flops / seconds,
+            "clips_per_s": batch / seconds, "matmul_flops_per_s": max(before, after)}
+
+
+def run_variant(model_name: str, batch: int, onednn: str, jit: bool, steps: int, precision: str = "off") -> dict:
+    code = (f"import json, bench.compute as c; "
+            f"print(json.dumps(c.measure({model_name!r}, {batch}, {jit}, {steps}, {precision!r})))")
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": onednn}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                            check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--large", action="store_true", help="3x the timed steps")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "compute.json")
+    args = parser.parse_args(argv)
+    variants = []
+    for name, model_name, batch, onednn, jit in VARIANTS:
+        steps = (2 if model_name == "student" else 1) * (3 if args.large else 1)
+        measured = run_variant(model_name, batch, onednn, jit, steps)
+        variants.append({"name": name, "model": model_name, "batch": batch, "onednn": onednn == "1", "jit": jit,
+                         "steps": steps, **measured})
+        print(f"{name}: {measured['seconds_per_step']:.2f} s/step, "
+              f"{measured['step_flops_per_s'] / 1e9:.1f} GFLOP/s", flush=True)
+    peak = max(v["matmul_flops_per_s"] for v in variants)
+    for v in variants:
+        v["efficiency"] = v["step_flops_per_s"] / peak
+    result = {"clip": list(CLIP), "width": 1.0, "matmul_flops_per_s": peak, "variants": variants,
+              "gpu": gpu_rows(args.large)}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2))
+    print(f"matmul (best in the run): {peak / 1e9:.1f} GFLOP/s")
+    for v in variants:
+        print(f"{v['name']}: {100 * v['efficiency']:.0f}% of matmul "
+              f"[target >= {70 if v['model'] == 'teacher' else 40}%]")
+    return result
+
+
+def gpu_rows(large: bool) -> list[dict] | None:
+    """Training clips/s on a GPU, float32 vs mixed float16, with and without XLA; None without one."""
+    probe = subprocess.run([sys.executable, "-c", "import utils.tensorflow_runtime as r; r.import_tensorflow(); "
+                            "import tensorflow as tf; print(len(tf.config.list_physical_devices('GPU')))"],
+                           cwd=ROOT, capture_output=True, text=True)
+    if probe.returncode or int(probe.stdout.split()[-1]) == 0:
+        return None
+    rows = []
+    for model_name in ("teacher", "student"):
+        for precision in ("off", "float16"):
+            for jit in (False, True):
+                measured = run_variant(model_name, 16, "1", jit, 20 if large else 10, precision)
+                rows.append({"model": model_name, "mixed_precision": precision, "jit": jit, "batch": 16, **measured})
+                print(f"GPU {model_name}, mixed precision {precision}, XLA {jit}: "
+                      f"{measured['clips_per_s']:.0f} clips/s", flush=True)
+    return rows
+
+
+if __name__ == "__main__":
+    main()

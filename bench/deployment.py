@@ -1,0 +1,58 @@
+"""Student vs teacher as deployed: the case for distillation, measured side by side in one process.
+
+Both at the paper's width and clip size (16x112x112, 101 classes as UCF101), float32 on this CPU:
+parameters, forward FLOPs per clip, size of the saved .keras file, median latency per clip at
+batch 1 and throughput at batch 8 (utils/model_complexity.py, as evaluate.py reports them).
+
+    python -m bench.deployment [--large]     # --large: more timed runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIP = (16, 112, 112, 3)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--large", action="store_true", help="3x the timed runs")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "deployment.json")
+    args = parser.parse_args(argv)
+
+    import utils  # noqa: F401  CPU settings before TensorFlow loads
+    from models.c3d import student_c3d, teacher_c3d
+    from utils.model_complexity import cpu_speed, flops_per_clip, parameter_count, size_on_disk
+
+    runs = 15 if args.large else 5
+    models = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name, build in (("teacher", teacher_c3d), ("student", student_c3d)):
+            model = build(101, CLIP)
+            path = Path(folder) / f"{name}.keras"
+            model.save(path)
+            models[name] = {"params": parameter_count(model)["parameters"], "flops_per_clip": flops_per_clip(model),
+                            "size_bytes": size_on_disk(path), **cpu_speed(model, runs=runs)}
+            m = models[name]
+            print(f"{name}: {m['params'] / 1e6:.1f} M params, {m['flops_per_clip'] / 1e9:.2f} GFLOPs/clip, "
+                  f"{m['size_bytes'] / 1e6:.1f} MB, {m['latency_ms_per_clip']:.0f} ms/clip at batch 1, "
+                  f"{m['throughput_clips_per_s']:.2f} clips/s at batch 8", flush=True)
+    t, s = models["teacher"], models["student"]
+    ratios = {"params": t["params"] / s["params"], "flops": t["flops_per_clip"] / s["flops_per_clip"],
+              "size": t["size_bytes"] / s["size_bytes"], "latency": t["latency_ms_per_clip"] / s["latency_ms_per_clip"],
+              "throughput": s["throughput_clips_per_s"] / t["throughput_clips_per_s"]}
+    result = {"clip": list(CLIP), "classes": 101, "models": models, "ratios": ratios}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2))
+    print(f"student vs teacher: {ratios['params']:.1f}x fewer parameters, {ratios['flops']:.1f}x fewer FLOPs, "
+          f"{ratios['size']:.1f}x smaller file, {ratios['latency']:.1f}x lower latency, "
+          f"{ratios['throughput']:.1f}x the throughput")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""bench/RESULTS.md and bench/results.json: every benchmark's headline numbers in one table.
+
+A row: what is measured, this project's number, the reference it is measured against in the same
+run, their ratio, the target, and whether it is met.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def row(benchmark: str, ours: str, reference: str, ratio: str, target: str = "—", met: bool | None = None) -> dict:
+    return {"benchmark": benchmark, "this project": ours, "reference": reference, "ratio": ratio, "target": target,
+            "met": "—" if met is None else ("yes" if met else "**no**")}
+
+
+def extraction_rows(r: dict) -> list[dict]:
+    s, q, m = r["seconds"], r["ratios"], r["peak_mib"]
+    n = r["videos"]
+    return [
+        row(f"extraction, {n} videos → 16×112×112", f"{s['ours']:.2f} s", f"seek method (original) {s['seek']:.2f} s",
+            f"{q['seek_over_ours']:.2f}× faster", "≥ 3×", q["seek_over_ours"] >= 3),
+        row("extraction vs decode-only floor", f"{s['ours']:.2f} s", f"floor {s['floor']:.2f} s",
+            f"{q['ours_over_floor']:.2f}× the floor", "≤ 1.5×", q["ours_over_floor"] <= 1.5),
+        row(f"extraction peak memory, {n} → {4 * n} videos", f"{m['ours_main'][0]:.0f} → {m['ours_main'][1]:.0f} MiB "
+            f"(worker {m['ours_worker'][0]:.0f} → {m['ours_worker'][1]:.0f})",
+            f"seek method {m['seek'][0]:.0f} → {m['seek'][1]:.0f} MiB",
+            f"{100 * (q['ours_main_memory_4x_over_1x'] - 1):+.1f}%", "< +10%", q["ours_main_memory_4x_over_1x"] < 1.1),
+    ]
+
+
+def input_pipeline_rows(r: dict) -> list[dict]:
+    s, m = r["speed"], r["memory"]
+    return [
+        row("training steps/s, frames.npy streamed from disk", f"{s['steps_per_second']['disk']:.2f} steps/s",
+            f"one batch in memory {s['steps_per_second']['memory']:.2f} steps/s",
+            f"{100 * s['slowdown']:+.1f}% overhead", "≤ 10%", s["slowdown"] <= 0.10),
+        row(f"input pipeline peak memory, {m['frames_mib'][0]:.0f} → {m['frames_mib'][1]:.0f} MiB of frames",
+            f"{m['pipeline_peak_rss_mib'][0]:.0f} → {m['pipeline_peak_rss_mib'][1]:.0f} MiB",
+            f"loading the smaller file whole: {m['whole_load_peak_rss_mib_small']:.0f} MiB",
+            f"{100 * m['pipeline_growth']:+.1f}%", "< +10%", m["pipeline_growth"] < 0.10),
+    ]
+
+
+def memory_rows(r: dict) -> list[dict]:
+    n1, n4 = r["clips"]
+    rows = [row(f"{step} peak memory, {n1} → {n4} clips", f"{r['peak_rss_mib']['1x'][step]:.0f} → "
+                f"{r['peak_rss_mib']['4x'][step]:.0f} MiB", f"frames {r['frames_mib']['1x']:.0f} → "
+                f"{r['frames_mib']['4x']:.0f} MiB", f"{100 * growth:+.1f}%", "< +10%", growth < 0.10)
+            for step, growth in r["growth"].items()]
+    over = r["larger_than_memory"]
+    if over["completed"] is None:
+        rows.append(row("training over frames.npy 2× its memory limit", "not measured", over["why_not_measured"], "—"))
+    else:
+        rows.append(row("training over frames.npy 2× its memory limit",
+                        "completed" if over["completed"] else "failed",
+                        f"{over['frames_mib']:.0f} MiB of frames, {over['limit_mib']} MiB limit",
+                        f"{over['frames_mib'] / over['limit_mib']:.1f}× the limit", "completes", bool(over["completed"])))
+    return rows
+
+
+def distillation_rows(r: dict) -> list[dict]:
+    e, w, q = r["epoch_seconds"], r["sweep"], r["ratios"]
+    return [
+        row("distillation epoch, cached teacher logits", f"{e['cached']:.2f} s", f"online teacher {e['online']:.2f} s",
+            f"{q['epoch']:.2f}× faster", "≥ 2.5×", q["epoch"] >= 2.5),
+        row(f"5-temperature sweep, {w['epochs_per_run']} epochs each", f"{w['seconds']['cached']:.0f} s",
+            f"online teacher {w['seconds']['online']:.0f} s", f"{q['sweep']:.2f}× faster"),
+    ]
+
+
+def compute_rows(r: dict) -> list[dict]:
+    peak = r["matmul_flops_per_s"] / 1e9
+    rows = []
+    for v in r["variants"]:
+        target = 0.7 if v["model"] == "teacher" else 0.4
+        this_project = v["onednn"] and not v["jit"] and v["batch"] == 8
+        rows.append(row(f"{v['name']}: training FLOP/s (batch {v['batch']})",
+                        f"{v['step_flops_per_s'] / 1e9:.1f} GFLOP/s ({v['seconds_per_step']:.2f} s/step)",
+                        f"matmul {peak:.1f} GFLOP/s", f"{100 * v['efficiency']:.0f}%",
+                        f"≥ {100 * target:.0f}%" if this_project else "—",
+                        v["efficiency"] >= target if this_project else None))
+    gpu = r.get("gpu")
+    if gpu is None:
+        for model in ("teacher", "student"):
+            rows.append(row(f"GPU {model} training clips/s, float32 / mixed float16, ± XLA", "not measured",
+                            "no GPU in this run", "—"))
+    else:
+        for g in gpu:
+            rows.append(row(f"GPU {g['model']} training, mixed precision {g['mixed_precision']}, XLA "
+                            f"{'on' if g['jit'] else 'off'}", f"{g['clips_per_s']:.0f} clips/s",
+                            f"{g['step_flops_per_s'] / 1e12:.1f} TFLOP/s", "—"))
+    return rows
+
+
+def deployment_rows(r: dict) -> list[dict]:
+    t, s, q = r["models"]["teacher"], r["models"]["student"], r["ratios"]
+    return [
+        row("student vs teacher: CPU latency per clip, batch 1", f"{s['latency_ms_per_clip']:.0f} ms",
+            f"teacher {t['latency_ms_per_clip']:.0f} ms", f"{q['latency']:.1f}× lower"),
+        row("student vs teacher: CPU throughput, batch 8", f"{s['throughput_clips_per_s']:.1f} clips/s",
+            f"teacher {t['throughput_clips_per_s']:.2f} clips/s", f"{q['throughput']:.1f}×"),
+        row("student vs teacher: parameters / FLOPs / file size",
+            f"{s['params'] / 1e6:.1f} M / {s['flops_per_clip'] / 1e9:.2f} G / {s['size_bytes'] / 1e6:.0f} MB",
+            f"{t['params'] / 1e6:.1f} M / {t['flops_per_clip'] / 1e9:.1f} G / {t['size_bytes'] / 1e6:.0f} MB",
+            f"{q['params']:.1f}× / {q['flops']:.1f}× / {q['size']:.1f}× smaller"),
+    ]
+
+
+ROWS = {"extraction": extraction_rows, "input_pipeline": input_pipeline_rows, "memory": memory_rows,
+        "distillation": distillation_rows, "compute": compute_rows, "deployment": deployment_rows}
+COLUMNS = ("benchmark", "this project", "reference", "ratio", "target", "met")
+
+
+def write(results: dict, machine: str, command: str, folder: Path) -> Path:
+    rows = [r for name, result in results.items() for r in ROWS[name](result)]
+    lines = ["# Benchmark results\n", f"Machine: {machine}. Command: `{command}`. Every ratio is measured side by "
+             "side in this one run; absolute times on a shared machine vary from run to run.\n",
+             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(r[c] for c in COLUMNS) + " |" for r in rows]
+    markdown = folder / "RESULTS.md"
+    markdown.write_text("\n".join(lines) + "\n")
+    (folder / "results.json").write_text(json.dumps({"machine": machine, "command": command, "rows": rows,
+                                                     "raw": results}, indent=2))
+    return markdown

@@ -1,0 +1,35 @@
+"""bench/results.py: the results table keeps every benchmark's rows and judges each target right."""
+
+import json
+
+from bench import results
+
+EXTRACTION = {"videos": 96, "seconds": {"seek": 6.0, "ours": 1.5, "floor": 1.2},
+              "peak_mib": {"ours_main": [48.0, 48.5], "ours_worker": [59.0, 59.2], "seek": [500.0, 1800.0]},
+              "ratios": {"seek_over_ours": 4.0, "ours_over_floor": 1.25, "ours_main_memory_4x_over_1x": 1.01}}
+MEMORY = {"clips": [400, 1600], "frames_mib": {"1x": 230.0, "4x": 920.0},
+          "peak_rss_mib": {"1x": {"distill": 1000.0}, "4x": {"distill": 1150.0}}, "growth": {"distill": 0.15},
+          "larger_than_memory": {"completed": None, "why_not_measured": "no writable memory cgroup"}}
+
+
+def test_table_has_a_row_per_measurement_and_marks_a_missed_target(tmp_path):
+    path = results.write({"extraction": EXTRACTION, "memory": MEMORY}, "2 cores", "python -m bench", tmp_path)
+    table = [line for line in path.read_text().splitlines() if line.startswith("| ")]
+    assert table[0] == "| benchmark | this project | reference | ratio | target | met |"
+    rows = table[1:]
+    assert len(rows) == 3 + 2
+    assert "4.00× faster" in rows[0] and rows[0].endswith("| ≥ 3× | yes |")
+    assert "1.25× the floor" in rows[1] and rows[1].endswith("| yes |")
+    assert "distill peak memory, 400 → 1600 clips" in rows[3] and "+15.0%" in rows[3] and rows[3].endswith("| **no** |")
+    assert "not measured" in rows[4] and "no writable memory cgroup" in rows[4]
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["raw"]["extraction"] == EXTRACTION and len(saved["rows"]) == 5
+
+
+def test_gpu_rows_say_not_measured_without_a_gpu(tmp_path):
+    compute = {"matmul_flops_per_s": 150e9, "gpu": None, "variants": [
+        {"name": "student, this project", "model": "student", "batch": 8, "onednn": True, "jit": False,
+         "step_flops_per_s": 50e9, "seconds_per_step": 0.6, "efficiency": 50e9 / 150e9}]}
+    rows = results.compute_rows(compute)
+    assert rows[0]["ratio"] == "33%" and rows[0]["target"] == "≥ 40%" and rows[0]["met"] == "**no**"
+    assert [r["this project"] for r in rows[1:]] == ["not measured", "not measured"]

@@ -1,0 +1,75 @@
+"""Export: the TFLite-compatible pooling equals MaxPooling3D, and export_student.py's forms agree
+with the Keras model (int8: top-1 agreement at least 90% on well-separated classes)."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from models.c3d import student_c3d
+from models.tflite_compatible import FrameThenTimeMaxPool, tflite_compatible
+from tests.frames_factory import write_frames_folder
+from tests.scripts import run_script
+
+INT8_MIN_AGREEMENT = 0.9
+
+
+@pytest.mark.parametrize("pool, shape", [((1, 2, 2), (2, 4, 6, 8, 3)), ((2, 2, 2), (2, 5, 7, 9, 4)),
+                                         ((2, 1, 1), (1, 3, 2, 2, 1))])
+def test_frame_then_time_pooling_equals_max_pooling_3d(pool, shape):
+    x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    want = keras.layers.MaxPooling3D(pool, strides=pool, padding="valid")(x)
+    np.testing.assert_array_equal(FrameThenTimeMaxPool(pool)(x), want)
+
+
+def test_tflite_compatible_copy_has_no_3d_pooling_and_the_same_outputs():
+    model = student_c3d(4, (16, 32, 32, 3), width=0.25)
+    copy = tflite_compatible(model)
+    assert not any(isinstance(layer, keras.layers.MaxPooling3D) for layer in copy.layers)
+    clips = np.random.default_rng(1).integers(0, 256, (2, 16, 32, 32, 3), dtype=np.uint8)
+    np.testing.assert_allclose(copy.predict(clips, verbose=0), model.predict(clips, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("export")
+    frames = write_frames_folder(folder / "frames", classes=("Bright", "Dark", "Red"), groups=4, clips=3,
+                                 shape=(16, 16, 16))
+    model = folder / "student.keras"
+    result = run_script("train_student.py", "--data", frames, "--epochs", 4, "--output_path", model, "--logdir",
+                        folder / "tb", "--width", "0.25", "--batch_size", "4", "--lr", "1e-3")
+    assert result.returncode == 0, result.stderr
+    out = folder / "export"
+    result = run_script("export_student.py", "--data", frames, "--recognizer", model, "--output_dir", out,
+                        "--timing_runs", 2)
+    assert result.returncode == 0, result.stderr
+    return model, out, result
+
+
+def test_every_form_is_written_and_agrees_with_the_keras_model(exported):
+    model, out, result = exported
+    report = json.loads((out / "export_report.json").read_text())
+    forms = {form["form"]: form for form in report["forms"]}
+    assert list(forms) == ["Keras (.keras)", "SavedModel", "TFLite float32", "TFLite int8 (dynamic range)"]
+    assert report["test_clips"] == len(json.loads(model.with_suffix(".json").read_text())["split"]["test_indices"])
+    assert forms["SavedModel"]["top1_agreement"] == 1.0 and forms["SavedModel"]["max_abs_logit_difference"] < 1e-4
+    assert forms["TFLite float32"]["top1_agreement"] == 1.0
+    assert forms["TFLite float32"]["max_abs_logit_difference"] < 1e-3
+    assert forms["TFLite int8 (dynamic range)"]["top1_agreement"] >= INT8_MIN_AGREEMENT
+    assert forms["TFLite int8 (dynamic range)"]["size_bytes"] < 0.5 * forms["TFLite float32"]["size_bytes"]
+    assert all(form["latency_ms_per_clip"] > 0 for form in forms.values())
+    assert (out / "saved_model" / "saved_model.pb").is_file() and not list(out.glob("*.partial*"))
+    assert "| TFLite int8 (dynamic range) |" in (out / "export_report.md").read_text()
+
+
+def test_tflite_models_use_only_builtin_operators_and_take_uint8_clips(exported):
+    import tensorflow as tf
+
+    _, out, _ = exported
+    for name in ("model_float32.tflite", "model_int8.tflite"):
+        interpreter = tf.lite.Interpreter(model_path=str(out / name))
+        ops = {op["op_name"] for op in interpreter._get_ops_details()}
+        assert "CONV_3D" in ops and "MAX_POOL_2D" in ops and not any(op.startswith("Flex") for op in ops), ops
+        source, = interpreter.get_input_details()
+        assert source["dtype"] == np.uint8 and list(source["shape"]) == [1, 16, 16, 16, 3]

@@ -1,0 +1,108 @@
+"""A trained model in deployable forms, each checked against the Keras model on the same clips.
+
+Forms: a TensorFlow SavedModel (TF Serving, TF.js and TF-TRT take it), a TFLite model in float32,
+and a TFLite model with dynamic-range int8 quantisation (weights stored as int8, activations
+float; about 4x smaller, no calibration data needed). The TFLite models are converted from
+models/tflite_compatible.py's copy, so they use TFLite's built-in operators only.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from utils.resource_usage import available_cores
+
+
+@dataclass
+class FormReport:
+    form: str
+    path: str
+    size_bytes: int
+    top1_agreement: float  # fraction of clips whose top-1 class equals the Keras model's
+    max_abs_logit_difference: float
+    latency_ms_per_clip: float | None  # median, batch 1, CPU
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def folder_size(path: Path) -> int:
+    path = Path(path)
+    return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def saved_model_runner(folder: Path) -> Callable[[np.ndarray], np.ndarray]:
+    """Clips -> logits through the SavedModel in ``folder``, loaded as TF Serving would."""
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(folder))
+
+    def run(clips: np.ndarray) -> np.ndarray:
+        return np.asarray(loaded.serve(tf.constant(clips)), np.float32)  # ``loaded`` keeps the variables alive
+
+    return run
+
+
+def tflite_bytes(model, quantize: bool) -> bytes:
+    """TFLite flatbuffer of ``model`` (through tflite_compatible), float32 or dynamic-range int8."""
+    import tensorflow as tf
+
+    from models.tflite_compatible import tflite_compatible
+
+    with tempfile.TemporaryDirectory() as folder:
+        tflite_compatible(model).export(folder, format="tf_saved_model", verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+        if quantize:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        return converter.convert()
+
+
+def tflite_runner(path: Path) -> Callable[[np.ndarray], np.ndarray]:
+    """Clips (any batch) -> logits through TensorFlow's TFLite interpreter, one clip per call,
+    as a device runs it."""
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=available_cores())
+    interpreter.allocate_tensors()
+    source, = interpreter.get_input_details()
+    target, = interpreter.get_output_details()
+
+    def run(clips: np.ndarray) -> np.ndarray:
+        outputs = []
+        for clip in clips:
+            interpreter.set_tensor(source["index"], clip[None].astype(source["dtype"]))
+            interpreter.invoke()
+            outputs.append(interpreter.get_tensor(target["index"])[0].copy())
+        return np.stack(outputs).astype(np.float32)
+
+    return run
+
+
+def median_latency_ms(run: Callable[[np.ndarray], np.ndarray], clip: np.ndarray, runs: int) -> float | None:
+    """Median wall time of ``run`` on one clip, after two warm-up calls; None for 0 runs."""
+    if runs <= 0:
+        return None
+    for _ in range(2):
+        run(clip[None])
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run(clip[None])
+        times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times))
+
+
+def compare(form: str, path: Path, run: Callable[[np.ndarray], np.ndarray], clips: np.ndarray,
+            reference: np.ndarray, runs: int) -> FormReport:
+    """Agreement of ``run``'s logits on ``clips`` with the Keras ``reference`` logits, and its latency."""
+    logits = np.concatenate([run(clips[i:i + 8]) for i in range(0, len(clips), 8)])
+    return FormReport(form=form, path=str(path), size_bytes=folder_size(path),
+                      top1_agreement=float(np.mean(logits.argmax(1) == reference.argmax(1))),
+                      max_abs_logit_difference=float(np.abs(logits - reference).max()),
+                      latency_ms_per_clip=median_latency_ms(run, clips[0], runs))
