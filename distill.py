@@ -107,28 +107,26 @@ def main() -> None:
     sweep = args.temperatures is not None  # NAME_T{t} names, even for one temperature
     todo = [(t, run_paths(args, t, sweep)) for t in temperatures]
 
-    from utils.tensorflow_runtime import import_tensorflow
+    from utils.tensorflow_runtime import training_runtime
 
-    import_tensorflow()
-    from utils.precision import check_supported, set_precision
-
-    check_supported(args.mixed_precision, args.jit_compile)
-    set_precision(args.mixed_precision)
+    strategy = training_runtime(args)
     import keras
     import numpy as np
 
     from models.c3d import load_logits_model, student_c3d
     from models.distiller import Distiller
+    from utils.distribution import is_chief
     from utils.teacher_cache import file_sha256, teacher_logits_table
     from utils.training import seed_everything, train_and_save
 
-    teacher = load_logits_model(args.source, "--source")
+    with strategy.scope():
+        teacher = load_logits_model(args.source, "--source")
     teacher_sha256 = file_sha256(args.source)  # keys the logit cache and the skipping of finished runs
     table = None
     if args.teacher_logits in ("auto", "cache"):
         seen = np.concatenate([split.train, split.val])
         table, cache, reused = teacher_logits_table(teacher, args.source, teacher_sha256, data, seen,
-                                                    args.batch_size)
+                                                    args.batch_size, write=is_chief(strategy))
         print(f"teacher logits {'reused from' if reused else 'cached in'} {cache}", flush=True)
 
     for temperature, paths in todo:
@@ -136,19 +134,20 @@ def main() -> None:
             print(f"T={temperature:g}: {paths.output} already exists, skipping (delete it to train again)")
             continue
         seed_everything(args.seed)
-        distiller = Distiller(student_c3d(data.num_classes, data.clip_shape, width=args.width), teacher)
-        distiller.compile(keras.optimizers.Adam(learning_rate=args.lr),
-                          [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-                          keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                          keras.losses.KLDivergence(), alpha=args.alpha, temperature=temperature,
-                          jit_compile=jit_compile_value(args.jit_compile))
+        with strategy.scope():
+            distiller = Distiller(student_c3d(data.num_classes, data.clip_shape, width=args.width), teacher)
+            distiller.compile(keras.optimizers.Adam(learning_rate=args.lr),
+                              [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+                              keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                              keras.losses.KLDivergence(), alpha=args.alpha, temperature=temperature,
+                              jit_compile=jit_compile_value(args.jit_compile))
         record = {"role": "distilled_student", "architecture": "c3d_student", "task": "distillation",
                   "width": args.width,
                   "distillation": {"teacher": str(args.source.resolve()), "teacher_architecture":
                                    teacher_record.get("architecture"), "temperature": temperature,
                                    "alpha": args.alpha, "teacher_logits": "online" if table is None else "cache",
                                    "teacher_sha256": teacher_sha256}}
-        train_and_save(distiller, data, split, args, record, paths=paths, teacher_logits=table)
+        train_and_save(distiller, data, split, args, record, paths=paths, teacher_logits=table, strategy=strategy)
 
 
 if __name__ == "__main__":

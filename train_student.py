@@ -34,21 +34,18 @@ def main() -> None:
 
     data, split = data_and_split(args)  # fails fast, before TensorFlow loads
 
-    from utils.tensorflow_runtime import import_tensorflow
+    from utils.tensorflow_runtime import training_runtime
 
-    import_tensorflow()
-    from utils.precision import check_supported, set_precision
-
-    check_supported(args.mixed_precision, args.jit_compile)
-    set_precision(args.mixed_precision)
+    strategy = training_runtime(args)
     from models.c3d import student_c3d
     from utils.training import seed_everything, train_and_save
 
     seed_everything(args.seed)
 
-    model = student_c3d(data.num_classes, data.clip_shape, width=args.width)
+    with strategy.scope():
+        model = student_c3d(data.num_classes, data.clip_shape, width=args.width)
     record = {"role": "student", "architecture": "c3d_student", "task": "student_without_kd", "width": args.width}
-    train_and_save(model, data, split, args, record)
+    train_and_save(model, data, split, args, record, strategy=strategy)
 
 
 if __name__ == "__main__":

@@ -55,26 +55,23 @@ def main() -> None:
 
     data, split = data_and_split(args)  # fails fast, before TensorFlow loads
 
-    from utils.tensorflow_runtime import import_tensorflow
+    from utils.tensorflow_runtime import training_runtime
 
-    import_tensorflow()
-    from utils.precision import check_supported, set_precision
-
-    check_supported(args.mixed_precision, args.jit_compile)
-    set_precision(args.mixed_precision)
+    strategy = training_runtime(args)
     from models.c3d import sports1m_c3d, teacher_c3d
     from utils.training import seed_everything, train_and_save
 
     seed_everything(args.seed)
 
-    if args.task == "train_local_teacher":
-        model = teacher_c3d(data.num_classes, data.clip_shape, width=args.width)
-        record = {"role": "teacher", "architecture": "c3d_teacher", "task": args.task, "width": args.width}
-    else:
-        model = sports1m_c3d(data.num_classes, args.weights, data.clip_shape)
-        record = {"role": "teacher", "architecture": "c3d_sports1m", "task": args.task, "width": 1.0,
-                  "weights": str(args.weights.resolve())}
-    train_and_save(model, data, split, args, record)
+    with strategy.scope():
+        if args.task == "train_local_teacher":
+            model = teacher_c3d(data.num_classes, data.clip_shape, width=args.width)
+            record = {"role": "teacher", "architecture": "c3d_teacher", "task": args.task, "width": args.width}
+        else:
+            model = sports1m_c3d(data.num_classes, args.weights, data.clip_shape)
+            record = {"role": "teacher", "architecture": "c3d_sports1m", "task": args.task, "width": 1.0,
+                      "weights": str(args.weights.resolve())}
+    train_and_save(model, data, split, args, record, strategy=strategy)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ def peak_of(script: str, *args, cgroup: Path | None = None) -> float:
 
 
 def chain_peaks(frames: Path, work: Path) -> dict:
+    work.mkdir(parents=True, exist_ok=True)
     teacher, student = work / "teacher.keras", work / "student.keras"
     common = ["--data", frames, *FAST]
     return {
@@ -75,6 +76,7 @@ def larger_than_memory(work: Path, limit_mib: int) -> dict:
         if swap_limit.exists():
             swap_limit.write_text(str(limit_mib * 2**20))
         try:
+            (work / "over").mkdir(parents=True, exist_ok=True)
             peak = peak_of("train_student.py", "--data", frames, *FAST, "--output_path", work / "over" / "s.keras",
                            "--logdir", work / "over" / "tb", cgroup=cgroup)
             result.update(completed=True, peak_rss_mib=peak)

@@ -142,6 +142,10 @@ def add_training_arguments(parser: argparse.ArgumentParser, epochs: int, output:
     compute.add_argument("--jit_compile", choices=("auto", "on", "off"), default="auto",
                          help="XLA-compile the training step; auto: Keras's choice, on with a GPU, off on "
                               "CPU-only machines (XLA's CPU 3-D convolutions are several times slower)")
+    compute.add_argument("--strategy", choices=("auto", "none", "mirrored", "multiworker"), default="auto",
+                         help="tf.distribute strategy: mirrored = all GPUs of this machine, multiworker = the "
+                              "machines in TF_CONFIG, auto = mirrored with 2+ GPUs, else none; --batch_size is the "
+                              "global batch (see README)")
     outputs = parser.add_argument_group("outputs")
     outputs.add_argument("--output_path", type=Path, default=Path(output),
                          help="model file (.keras; a legacy .h5 name also works); its sidecar is the same "

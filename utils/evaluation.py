@@ -91,6 +91,13 @@ def predict_logits(model, data: FramesData, indices: np.ndarray, batch_size: int
     indices = np.asarray(indices, np.int64)
     if np.any(np.diff(indices) < 0):
         raise ValueError("indices must be sorted: batches are read in file order")
-    dataset = clip_dataset(data, indices, batch_size, shuffle=False)
-    logits = np.asarray(model.predict(dataset.map(lambda clips, labels: clips), verbose=0), np.float32)
-    return logits, data.labels[indices]
+    return logits_over(model, clip_dataset(data, indices, batch_size, shuffle=False)), data.labels[indices]
+
+
+def logits_over(model, dataset) -> np.ndarray:
+    """Float32 logits of every clip of a (clips, labels) dataset, in order: a compiled call per batch
+    rather than Model.predict, which Keras 3.15 cannot run under MultiWorkerMirroredStrategy."""
+    import tensorflow as tf
+
+    call = tf.function(lambda clips: tf.cast(model(clips, training=False), tf.float32), reduce_retracing=True)
+    return np.concatenate([call(clips).numpy() for clips, _ in dataset])

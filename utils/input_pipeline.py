@@ -61,6 +61,7 @@ def clip_dataset(
     repeat: bool = False,
     reader: ClipReader | None = None,
     teacher_logits: np.ndarray | None = None,
+    share: tuple[int, int, int] | None = None,
 ) -> tf.data.Dataset:
     """(uint8 clips B×T×H×W×3, int64 labels B) batches of the clips at ``indices``.
 
@@ -68,6 +69,11 @@ def clip_dataset(
     for a given seed. The last batch may be smaller. With ``teacher_logits`` (one row per clip of
     frames.npy, as utils/teacher_cache.py stores them) the inputs become
     ``{"frames": clips, "teacher_logits": rows}``, what models.distiller.Distiller reads.
+
+    ``share`` = (first replica, replicas, all replicas) makes this the input of some replicas of a
+    tf.distribute run: every worker draws the same global batches of ``batch_size`` (same seed),
+    and yields, for each, the per-replica slices of its own replicas one after the other, read
+    from disk only for those clips. Incomplete last batches are dropped (replicas need equal shares).
     """
     reader = reader or ClipReader(data)
     labels = data.labels
@@ -97,7 +103,15 @@ def clip_dataset(
         dataset = dataset.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         dataset = dataset.repeat()
-    dataset = dataset.batch(batch_size).map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if share is None or share[2] == 1:
+        dataset = dataset.batch(batch_size)
+    else:
+        first, replicas, total = share
+        per_replica = batch_size // total
+        dataset = dataset.batch(batch_size, drop_remainder=True).map(
+            lambda batch: tf.reshape(batch[first * per_replica:(first + replicas) * per_replica],
+                                     (replicas, per_replica))).unbatch()
+    dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF  # sharded above
     return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)

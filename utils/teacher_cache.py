@@ -57,8 +57,11 @@ def load_cache(path: Path, key: dict) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def teacher_logits_table(teacher, teacher_path: Path, teacher_sha256: str, data: FramesData,
-                         indices: np.ndarray, batch_size: int) -> tuple[np.ndarray, Path, bool]:
-    """(logits for every row of frames.npy — NaN outside ``indices`` —, cache file, reused?)."""
+                         indices: np.ndarray, batch_size: int, write: bool = True) -> tuple[np.ndarray, Path, bool]:
+    """(logits for every row of frames.npy — NaN outside ``indices`` —, cache file, reused?).
+
+    ``write`` False (workers other than a multi-worker run's chief) computes without writing."""
+    from utils.evaluation import logits_over
     from utils.input_pipeline import clip_dataset
 
     indices = np.sort(np.asarray(indices, dtype=np.int64))
@@ -71,10 +74,11 @@ def teacher_logits_table(teacher, teacher_path: Path, teacher_sha256: str, data:
     else:
         print(f"computing teacher logits for {len(indices)} clips once (cache: {path.name})", flush=True)
         dataset = clip_dataset(data, indices, batch_size, shuffle=False)
-        logits = teacher.predict(dataset, verbose=0).astype(np.float32)
+        logits = logits_over(teacher, dataset)
         rows = indices
-        with atomic_files.atomic_path(path) as temporary, open(temporary, "wb") as handle:
-            np.savez(handle, indices=rows, logits=logits, key=np.array(json.dumps(key, sort_keys=True)))
+        if write:
+            with atomic_files.atomic_path(path) as temporary, open(temporary, "wb") as handle:
+                np.savez(handle, indices=rows, logits=logits, key=np.array(json.dumps(key, sort_keys=True)))
     table = np.full((len(data.labels), logits.shape[1]), np.nan, dtype=np.float32)
     table[rows] = logits
     return table, path, reused

@@ -55,7 +55,13 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
     mid-write leaves a well-formed file with weights missing that it cannot recover from.
     """
 
+    def __init__(self, *args, write: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.write = write  # False on workers other than the chief: they only read the chief's backup
+
     def _save_model(self):
+        if not self.write:
+            return
         with interrupts_deferred():
             super()._save_model()
 
@@ -139,8 +145,14 @@ def resume_state(paths: RunPaths) -> tuple[int, float]:
     return finished, best
 
 
-def fit(model: keras.Model, train, validation, epochs: int, paths: RunPaths) -> int:
-    """Train a compiled model for ``epochs`` (resuming if a backup exists); return epochs done now."""
+def fit(model: keras.Model, train_input: Callable, validation, epochs: int, paths: RunPaths, strategy,
+        chief: bool = True, steps: int | None = None) -> int:
+    """Train a compiled model for ``epochs`` (resuming if a backup exists); return epochs done now.
+
+    ``train_input(input_context)`` builds this worker's training batches (clip_dataset with
+    ``share``); ``validation`` is a plain dataset every worker scores whole. A worker other than the
+    chief writes its logs and checkpoints to a temporary folder but resumes from the chief's backup.
+    """
     finished, best = resume_state(paths)
     if finished >= epochs and paths.best.is_file():
         return 0
@@ -153,13 +165,75 @@ def fit(model: keras.Model, train, validation, epochs: int, paths: RunPaths) -> 
         BestCheckpoint(paths.best, best=best),
         keras.callbacks.CSVLogger(str(paths.history), append=True),
         # Last, so an epoch counts as finished only once everything above is written. Its files
-        # outlive fit (finish() removes them): a kill between the last epoch and the final save
+        # outlive the loop (finish() removes them): a kill between the last epoch and the final save
         # then resumes straight to the save instead of training again from scratch.
-        EpochBackup(str(paths.backup), double_checkpoint=True, delete_checkpoint=False),
+        EpochBackup(str(paths.backup), double_checkpoint=True, delete_checkpoint=False, write=chief),
     ]
-    history = model.fit(train, validation_data=validation, epochs=epochs, callbacks=callbacks, shuffle=False,
-                        verbose=1 if sys.stdout.isatty() else 2)
-    return len(history.epoch)
+    return run_epochs(model, strategy, train_input, validation, epochs, callbacks, steps)
+
+
+def run_epochs(model: keras.Model, strategy, train_input: Callable, validation, epochs: int, callbacks: list,
+               steps: int | None = None) -> int:
+    """Model.fit's epoch loop for every tf.distribute strategy: ``strategy.run`` of the model's own
+    ``train_step`` (so a Distiller's loss and Keras's loss scaling apply unchanged) on batches from
+    ``distribute_datasets_from_function``. Keras 3.15's fit fails under MultiWorkerMirroredStrategy."""
+    import tensorflow as tf
+
+    verbose = 1 if sys.stdout.isatty() else 2
+    callback_list = keras.callbacks.CallbackList(callbacks, add_history=True, add_progbar=True, model=model,
+                                                 verbose=verbose, epochs=epochs, steps=steps)
+    batches = strategy.distribute_datasets_from_function(train_input)
+    # As Keras's own fit: AutoGraph left off the train step (converting the optimizer's Python
+    # branches breaks its conditional updates under a MirroredStrategy).
+    replica_step = tf.autograph.experimental.do_not_convert(model.train_step)
+    if model.jit_compile:
+        replica_step = tf.function(replica_step, jit_compile=True, reduce_retracing=True)
+
+    @tf.function(reduce_retracing=True)
+    def train_step(batch):
+        strategy.run(replica_step, args=(batch,))
+
+    model.stop_training = False
+    callback_list.on_train_begin()
+    first = getattr(model, "_initial_epoch", None) or 0  # set by the backup callback when resuming
+    done, logs = 0, {}
+    for epoch in range(first, epochs):
+        model.reset_metrics()
+        callback_list.on_epoch_begin(epoch)
+        for number, batch in enumerate(batches):
+            callback_list.on_train_batch_begin(number)
+            train_step(batch)
+            callback_list.on_train_batch_end(number, _floats(model.get_metrics_result()) if verbose == 1 else None)
+        logs = _floats(model.get_metrics_result())
+        if validation is not None:
+            logs.update(validation_scores(model, validation))
+        callback_list.on_epoch_end(epoch, logs)
+        done += 1
+        if model.stop_training:
+            break
+    callback_list.on_train_end(logs)
+    return done
+
+
+def _floats(logs: dict) -> dict:
+    return {name: float(np.asarray(value)) for name, value in logs.items()}
+
+
+def validation_scores(model: keras.Model, dataset) -> dict:
+    """val_loss (cross-entropy of the logits) and val_accuracy over every clip of ``dataset``, computed
+    on this worker alone: each worker gets the same numbers, so all pick the same best epoch."""
+    import tensorflow as tf
+
+    network = deployable(model)
+    predict = tf.function(lambda clips: network(clips, training=False), reduce_retracing=True)
+    losses, correct, count = 0.0, 0, 0
+    for inputs, labels in dataset:
+        clips = inputs["frames"] if isinstance(inputs, dict) else inputs
+        logits = tf.cast(predict(clips), tf.float32)
+        losses += float(tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)))
+        correct += int(tf.reduce_sum(tf.cast(tf.argmax(logits, -1) == labels, tf.int32)))
+        count += int(labels.shape[0])
+    return {"val_loss": losses / count, "val_accuracy": correct / count}
 
 
 def finish(paths: RunPaths, record_for: Callable[[keras.Model], dict]) -> tuple[keras.Model, dict]:
@@ -176,6 +250,18 @@ def finish(paths: RunPaths, record_for: Callable[[keras.Model], dict]) -> tuple[
         paths.best.unlink()
     shutil.rmtree(paths.backup, ignore_errors=True)
     return best, record
+
+
+def worker_paths(paths: RunPaths) -> RunPaths:
+    """Where a worker other than the chief keeps its logs and checkpoints: a temporary folder,
+    starting from a copy of the chief's backup so that it resumes from the same epoch."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="har_kd_worker_"))
+    own = RunPaths(folder / paths.output.name, folder / paths.history.name, folder / "tensorboard")
+    if paths.backup.is_dir():
+        shutil.copytree(paths.backup, own.backup)
+    return own
 
 
 def compile_classifier(model: keras.Model, learning_rate: float, jit_compile="auto") -> None:
@@ -206,35 +292,59 @@ def deployable(model: keras.Model) -> keras.Model:
 
 
 def train_and_save(model: keras.Model, data, split, args, record: dict, paths: RunPaths | None = None,
-                   teacher_logits: np.ndarray | None = None) -> dict:
-    """The whole run shared by the training and distillation scripts; returns the sidecar record.
+                   teacher_logits: np.ndarray | None = None, strategy=None) -> dict | None:
+    """The whole run shared by the training and distillation scripts; returns the sidecar record
+    (None on a worker other than the chief, which writes nothing that stays).
 
     ``model`` is a classifier (compiled here) or a compiled Distiller, whose student is what gets
-    saved; ``teacher_logits`` (rows of frames.npy) feed a Distiller cached teacher outputs.
-    ``record`` holds the sidecar keys the script knows (role, architecture, ...); this adds the
-    data fingerprint, split indices, hyper-parameters, metrics and library versions.
+    saved, built under ``strategy.scope()`` (default: no distribution); ``teacher_logits`` (rows of
+    frames.npy) feed a Distiller cached teacher outputs. ``record`` holds the sidecar keys the
+    script knows (role, architecture, ...); this adds the data fingerprint, split indices,
+    hyper-parameters, metrics and library versions.
     """
+    import tensorflow as tf
+
+    from utils.distribution import check_batch_size, is_chief
     from utils.input_pipeline import ClipReader, clip_dataset
     from utils.sidecar import library_versions, read_sidecar
 
+    strategy = strategy or tf.distribute.get_strategy()
+    check_batch_size(args.batch_size, strategy)
     paths = paths or RunPaths.from_args(args.output_path, args.log_path, args.logdir)
     if paths.backup.exists() and paths.is_complete():  # finish() was stopped while cleaning up
-        shutil.rmtree(paths.backup, ignore_errors=True)
+        if is_chief(strategy):
+            shutil.rmtree(paths.backup, ignore_errors=True)
         print(f"{paths.output} was complete; removed the backup left by an interrupted clean-up", flush=True)
         return read_sidecar(paths.output)
+    chief = is_chief(strategy)
+    own_paths = paths if chief else worker_paths(paths)
     reader = ClipReader(data)
-    train = clip_dataset(data, split.train, args.batch_size, shuffle=True, seed=args.seed, reader=reader,
-                         teacher_logits=teacher_logits)
+
+    def train_input(context: tf.distribute.InputContext):
+        here = context.num_replicas_in_sync // context.num_input_pipelines
+        share = (context.input_pipeline_id * here, here, context.num_replicas_in_sync)
+        return clip_dataset(data, split.train, args.batch_size, shuffle=True, seed=args.seed, reader=reader,
+                            teacher_logits=teacher_logits, share=share)
+
     validation = None
     if len(split.val):
-        validation = clip_dataset(data, split.val, args.batch_size, shuffle=False, reader=reader,
-                                  teacher_logits=teacher_logits)
-    if not model.compiled:
-        compile_classifier(model, args.lr, jit_compile_value(args.jit_compile))
-    model(np.zeros((1, *data.clip_shape), np.uint8))  # built, as BackupAndRestore needs
+        validation = clip_dataset(data, split.val, args.batch_size, shuffle=False, reader=reader)
+    with strategy.scope():
+        if not model.compiled:
+            compile_classifier(model, args.lr, jit_compile_value(args.jit_compile))
+        # Every variable (optimizer slots, metric totals) made now, under the scope, as fit does:
+        # created inside the compiled training step they would break it under a MirroredStrategy.
+        sample = next(iter(clip_dataset(data, split.train[:1], 1, shuffle=False, reader=reader,
+                                        teacher_logits=teacher_logits)))
+        model._symbolic_build(data_batch=sample)
     start = time.perf_counter()
-    fit(model, train, validation, args.epochs, paths)
+    replicas = strategy.num_replicas_in_sync
+    steps = len(split.train) // args.batch_size if replicas > 1 else math.ceil(len(split.train) / args.batch_size)
+    fit(model, train_input, validation, args.epochs, own_paths, strategy, chief, steps)
     train_seconds = time.perf_counter() - start  # this invocation only, when resumed
+    if not chief:
+        shutil.rmtree(own_paths.output.parent, ignore_errors=True)
+        return None
 
     def with_metrics(best: keras.Model) -> dict:
         if not best.compiled:
@@ -255,7 +365,8 @@ def train_and_save(model: keras.Model, data, split, args, record: dict, paths: R
                       "val_indices": split.val.tolist(), "test_indices": split.test.tolist()},
             "hyperparameters": {"batch_size": args.batch_size, "epochs": args.epochs, "lr": args.lr,
                                 "width": args.width, "seed": args.seed, "optimizer": "adam",
-                                "mixed_precision": args.mixed_precision, "jit_compile": args.jit_compile},
+                                "mixed_precision": args.mixed_precision, "jit_compile": args.jit_compile,
+                                "strategy": args.strategy, "replicas": replicas},
             "metrics": metrics,
             "history": str(paths.history),
             "curves": str(paths.curves),

@@ -1,0 +1,147 @@
+"""tf.distribute: strategy selection, per-replica input shares, and a real two-worker run whose
+model equals a one-process run of the same global batch and seed."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from tests.frames_factory import write_frames_folder
+from tests.scripts import ROOT, assert_one_line_error, run_script
+from utils.distribution import is_chief, worker_place
+from utils.frames_data import open_frames
+from utils.input_pipeline import clip_dataset
+
+FAST = ["--width", "0.125", "--batch_size", "4", "--lr", "1e-3", "--epochs", "2"]
+
+
+def fake_multiworker(cluster: dict, task_type: str, task_id: int):
+    resolver = SimpleNamespace(cluster_spec=lambda: SimpleNamespace(as_dict=lambda: cluster), task_type=task_type,
+                               task_id=task_id)
+    return SimpleNamespace(cluster_resolver=resolver)
+
+
+def test_the_chief_is_the_chief_task_or_worker_0():
+    workers = {"worker": ["a:1", "b:2", "c:3"]}
+    assert [worker_place(fake_multiworker(workers, "worker", i)) for i in range(3)] == [(0, 3), (1, 3), (2, 3)]
+    assert [is_chief(fake_multiworker(workers, "worker", i)) for i in range(3)] == [True, False, False]
+    with_chief = {"chief": ["a:1"], "worker": ["b:2"]}
+    assert is_chief(fake_multiworker(with_chief, "chief", 0)) and not is_chief(fake_multiworker(with_chief, "worker", 0))
+    assert worker_place(SimpleNamespace()) == (0, 1)  # the default strategy has no cluster
+
+
+def test_strategy_selection_on_a_cpu_machine():
+    code = ("import json, utils.distribution as d; s = {n: d.make_strategy(n) for n in ('none', 'auto', 'mirrored')}; "
+            "print(json.dumps({n: [type(v).__name__, v.num_replicas_in_sync] for n, v in s.items()}))")
+    env = {**os.environ, "HAR_KD_LOGICAL_CPUS": "2"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    chosen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert chosen["none"][1] == 1 and chosen["auto"][1] == 1  # auto: mirrored only with 2+ GPUs
+    assert chosen["mirrored"] == ["MirroredStrategy", 2]
+
+
+def test_replica_shares_partition_each_global_batch_and_read_only_their_clips(tmp_path):
+    frames = write_frames_folder(tmp_path / "frames", groups=4, clips=3, shape=(16, 16, 16))
+    data = open_frames(frames)
+    indices = np.arange(len(data.labels))
+    whole = [labels.numpy() for _, labels in clip_dataset(data, indices, 8, shuffle=True, seed=3)]
+    shares = []
+    for first in range(4):  # 2 workers x 2 replicas: worker 1's dataset holds replicas 2 and 3
+        if first % 2:
+            continue
+        reads = []
+
+        class CountingReader:
+            clip_shape = data.clip_shape
+
+            def read(self, rows):
+                reads.extend(rows.tolist())
+                return np.zeros((len(rows), *data.clip_shape), np.uint8)
+
+        batches = [labels.numpy() for _, labels in clip_dataset(data, indices, 8, shuffle=True, seed=3,
+                                                                reader=CountingReader(), share=(first, 2, 4))]
+        assert all(len(b) == 2 for b in batches)  # 8 clips / 4 replicas
+        shares.append(batches)
+        assert len(reads) == 2 * 2 * (len(indices) // 8)  # only this worker's clips, incomplete batch dropped
+    for step, global_batch in enumerate(whole[:len(indices) // 8]):
+        parts = np.concatenate([shares[0][2 * step], shares[0][2 * step + 1], shares[1][2 * step],
+                                shares[1][2 * step + 1]])
+        np.testing.assert_array_equal(np.sort(parts), np.sort(global_batch))
+
+
+def test_multiworker_without_tf_config_is_a_one_line_error(tmp_path):
+    frames = write_frames_folder(tmp_path / "frames", groups=3, clips=3, shape=(16, 16, 16))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    result = run_script("train_student.py", "--data", frames, "--output_path", tmp_path / "s.keras", "--strategy",
+                        "multiworker", *FAST, env=env)
+    assert_one_line_error(result, "--strategy multiworker", "TF_CONFIG")
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def two_workers(script: str, args: list, output) -> list[subprocess.CompletedProcess]:
+    ports = free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    processes = []
+    for index in range(2):
+        env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        processes.append(subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args), "--output_path",
+                                           str(output), "--strategy", "multiworker"], cwd=ROOT, env=env,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    results = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=300)
+        results.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+    return results
+
+
+@pytest.mark.multiworker
+@pytest.mark.timeout(600)
+def test_two_workers_train_and_distil_the_same_models_as_one_process(tmp_path):
+    import keras
+
+    frames = write_frames_folder(tmp_path / "frames", classes=("Bright", "Dark"), groups=4, clips=4,
+                                 shape=(16, 16, 16))
+    one, two = tmp_path / "one_process", tmp_path / "two_workers"
+    one.mkdir()
+    two.mkdir()
+    mirrored_env = {**os.environ, "HAR_KD_LOGICAL_CPUS": "2"}
+    for script, extra in (("train_teacher.py", []), ("distill.py", ["--temperature", "5"])):
+        name = "teacher" if script == "train_teacher.py" else "student"
+        teacher_args = {"one": ["--source", one / "teacher.keras"], "two": ["--source", two / "teacher.keras"]}
+        common = ["--data", frames, *FAST, *extra]
+        reference = run_script(script, *common, *(teacher_args["one"] if name == "student" else []), "--output_path",
+                               one / f"{name}.keras", "--logdir", one / f"tb_{name}", "--strategy", "mirrored",
+                               env=mirrored_env)
+        assert reference.returncode == 0, reference.stderr[-3000:]
+        assert "training on 2 replicas" in reference.stdout
+        workers = two_workers(script, [*common, *(teacher_args["two"] if name == "student" else []), "--logdir",
+                                       two / f"tb_{name}"], two / f"{name}.keras")
+        for worker in workers:
+            assert worker.returncode == 0, worker.stderr[-3000:]
+        assert "saved to" in workers[0].stdout and "saved to" not in workers[1].stdout  # only the chief saves
+        a = keras.models.load_model(one / f"{name}.keras")
+        b = keras.models.load_model(two / f"{name}.keras")
+        for x, y in zip(a.get_weights(), b.get_weights()):
+            np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+        record = json.loads((two / f"{name}.json").read_text())["hyperparameters"]
+        assert record["strategy"] == "multiworker" and record["replicas"] == 2 and record["epochs"] == 2
+
+    def outputs(folder):  # the teacher-logit cache's name hashes the teacher file's bytes
+        return sorted(p.name for p in folder.iterdir() if p.is_file() and ".logits-" not in p.name)
+
+    assert outputs(two) == outputs(one)

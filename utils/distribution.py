@@ -1,0 +1,86 @@
+"""Which tf.distribute strategy a run uses, and who writes what under it.
+
+  none         the default strategy: one device (the GPU if there is one)
+  mirrored     tf.distribute.MirroredStrategy over every GPU of this machine (over CPU devices
+               where there is no GPU)
+  multiworker  tf.distribute.MultiWorkerMirroredStrategy over the machines listed in the
+               standard TF_CONFIG environment variable, every GPU of each
+  auto         mirrored when this machine has more than one GPU, else none
+
+All of them train through the same loop (utils/training.py): ``strategy.run`` of Keras's own
+train step on batches from ``distribute_datasets_from_function``. Keras 3.15's ``Model.fit`` fails
+under MultiWorkerMirroredStrategy (keras-team/keras#20585), so fit is not used for any of them.
+
+--batch_size is the global batch: each of the R replicas gets batch_size / R clips of every
+global batch, and the gradients are averaged over the whole global batch, so the same command on
+1 or R devices takes the same steps. The learning rate is not rescaled; to give each GPU more
+clips, raise --batch_size and scale --lr by the same factor (the linear scaling rule of Goyal et
+al., 2017).
+
+HAR_KD_LOGICAL_CPUS=N splits the CPU into N logical devices, so that ``mirrored`` can be tried and
+tested without GPUs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from utils.errors import InputError
+
+STRATEGIES = ("auto", "none", "mirrored", "multiworker")
+
+
+def split_cpu_for_testing() -> None:
+    """Apply HAR_KD_LOGICAL_CPUS; must run before TensorFlow initialises its devices."""
+    count = int(os.environ.get("HAR_KD_LOGICAL_CPUS", "0") or 0)
+    if count > 1:
+        import tensorflow as tf
+
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+
+
+def make_strategy(name: str):
+    import tensorflow as tf
+
+    if name == "multiworker":
+        config = os.environ.get("TF_CONFIG")
+        if not config:
+            raise InputError("--strategy multiworker: TF_CONFIG is not set (see README, 'Training on several "
+                             "GPUs or machines')")
+        try:
+            task = json.loads(config)["task"]
+            task["type"], int(task["index"])
+        except (ValueError, KeyError, TypeError):
+            raise InputError(f"--strategy multiworker: TF_CONFIG is not valid JSON with cluster and task: {config[:200]}")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    split_cpu_for_testing()
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "none" or (name == "auto" and len(gpus) < 2):
+        return tf.distribute.get_strategy()
+    devices = gpus or tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([device.name for device in devices])
+
+
+def worker_place(strategy) -> tuple[int, int]:
+    """(this worker's index, number of workers); (0, 1) outside multi-worker training."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return 0, 1
+    spec = resolver.cluster_spec().as_dict()
+    workers = len(spec.get("chief", [])) + len(spec.get("worker", []))
+    index = resolver.task_id + (len(spec.get("chief", [])) if resolver.task_type == "worker" else 0)
+    return index, workers
+
+
+def is_chief(strategy) -> bool:
+    """The one worker that writes outputs: the "chief" task, or worker 0 when there is none."""
+    return worker_place(strategy)[0] == 0
+
+
+def check_batch_size(batch_size: int, strategy) -> None:
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas:
+        raise InputError(f"--batch_size {batch_size}: not divisible by the {replicas} replicas of this strategy "
+                         "(every replica takes an equal share of each global batch)")
