@@ -91,7 +91,7 @@ def larger_than_memory(work: Path, limit_mib: int) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--large", action="store_true", help="4x the clips")
-    parser.add_argument("--clips", type=int, default=400, help="N")
+    parser.add_argument("--clips", type=int, default=200, help="N")
     parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "out" / "memory")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "memory.json")
     args = parser.parse_args(argv)

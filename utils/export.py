@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -68,7 +69,9 @@ def tflite_runner(path: Path) -> Callable[[np.ndarray], np.ndarray]:
     as a device runs it."""
     import tensorflow as tf
 
-    interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=available_cores())
+    with warnings.catch_warnings():  # its deprecation notice (use LiteRT): the files are the same for both
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+        interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=available_cores())
     interpreter.allocate_tensors()
     source, = interpreter.get_input_details()
     target, = interpreter.get_output_details()
