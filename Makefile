@@ -39,7 +39,10 @@ demo: setup
 		--logdir $(DATA)/runs/student_distilled
 	$(BIN)/python evaluate.py --data $(DATA)/synthetic_frames --recognizer $(DATA)/models/teacher.keras \
 		$(DATA)/models/student.keras $(DATA)/models/student_distilled.keras --output_dir $(DATA)/evaluation
+	$(BIN)/python export_student.py --data $(DATA)/synthetic_frames --recognizer $(DATA)/models/student_distilled.keras \
+		--output_dir $(DATA)/export
 	@echo "models, sidecars, histories and curves in $(DATA)/models; metrics and plots in $(DATA)/evaluation;"
+	@echo "the exported student in $(DATA)/export;"
 	@echo "TensorBoard: $(BIN)/tensorboard --logdir $(DATA)/runs"
 
 test: setup

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.resource_usage import available_cores
+from utils.tensorflow_runtime import native_stderr_hidden
 
 
 @dataclass
@@ -72,7 +73,8 @@ def tflite_runner(path: Path) -> Callable[[np.ndarray], np.ndarray]:
     with warnings.catch_warnings():  # its deprecation notice (use LiteRT): the files are the same for both
         warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
         interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=available_cores())
-    interpreter.allocate_tensors()
+    with native_stderr_hidden():  # "INFO: Created TensorFlow Lite XNNPACK delegate", on every first run
+        interpreter.allocate_tensors()
     source, = interpreter.get_input_details()
     target, = interpreter.get_output_details()
 

@@ -8,15 +8,18 @@ scripts import TensorFlow through ``import_tensorflow``. Set HAR_KD_TF_LOGS=1 to
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 
 
-def import_tensorflow() -> None:
-    """Import tensorflow and keras with file descriptor 2 pointed at /dev/null meanwhile."""
-    if "tensorflow" in sys.modules or os.environ.get("HAR_KD_TF_LOGS"):
-        import keras  # noqa: F401
-        import tensorflow  # noqa: F401
+@contextlib.contextmanager
+def native_stderr_hidden() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null meanwhile (C++ log lines that no setting silences);
+    HAR_KD_TF_LOGS=1 leaves it alone."""
+    if os.environ.get("HAR_KD_TF_LOGS"):
+        yield
         return
     sys.stderr.flush()
     saved = os.dup(2)
@@ -24,12 +27,20 @@ def import_tensorflow() -> None:
         with open(os.devnull, "wb") as null:
             os.dup2(null.fileno(), 2)
             try:
-                import keras  # noqa: F401
-                import tensorflow  # noqa: F401
+                yield
             finally:
                 os.dup2(saved, 2)
     finally:
         os.close(saved)
+
+
+def import_tensorflow() -> None:
+    """Import tensorflow and keras with file descriptor 2 pointed at /dev/null meanwhile."""
+    if "tensorflow" in sys.modules:
+        return
+    with native_stderr_hidden():
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
 
 
 def training_runtime(args):

@@ -15,6 +15,9 @@ Killed and started again with the same command, a run restores the last finished
 optimizer state, epoch number), drops history rows of unfinished epochs, remembers the best
 validation accuracy so far, and trains the remaining epochs. The backup and the running best are
 removed once the final model and sidecar are written.
+
+The epochs run in ``run_epochs``, one loop for every tf.distribute strategy (utils/distribution.py);
+under several workers only the chief writes the files above.
 """
 
 from __future__ import annotations
