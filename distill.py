@@ -115,7 +115,7 @@ def main() -> None:
 
     from models.c3d import load_logits_model, student_c3d
     from models.distiller import Distiller
-    from utils.distribution import is_chief
+    from utils.distribution import chief_decides, is_chief
     from utils.teacher_cache import file_sha256, teacher_logits_table
     from utils.training import seed_everything, train_and_save
 
@@ -127,11 +127,13 @@ def main() -> None:
         seen = np.concatenate([split.train, split.val])
         table, cache, reused = teacher_logits_table(teacher, args.source, teacher_sha256, data, seen,
                                                     args.batch_size, write=is_chief(strategy))
-        print(f"teacher logits {'reused from' if reused else 'cached in'} {cache}", flush=True)
+        if is_chief(strategy):  # the others compute the same table but do not write it
+            print(f"teacher logits {'reused from' if reused else 'cached in'} {cache}", flush=True)
 
     for temperature, paths in todo:
-        if finished_before(paths, teacher_sha256):
-            print(f"T={temperature:g}: {paths.output} already exists, skipping (delete it to train again)")
+        if chief_decides(strategy, finished_before(paths, teacher_sha256)):
+            if is_chief(strategy):
+                print(f"T={temperature:g}: {paths.output} already exists, skipping (delete it to train again)")
             continue
         seed_everything(args.seed)
         with strategy.scope():

@@ -21,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -38,11 +39,13 @@ def peak_of(script: str, *args, cgroup: Path | None = None) -> float:
         if cgroup is not None:
             (cgroup / "cgroup.procs").write_text(str(os.getpid()))
 
-    process = subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=join_cgroup)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    error = process.stderr.read()
+    with tempfile.TemporaryFile("w+") as errors:  # a pipe unread until the end could fill and stall the run
+        process = subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT,
+                                   stdout=subprocess.DEVNULL, stderr=errors, text=True, preexec_fn=join_cgroup)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        errors.seek(0)
+        error = errors.read()
     if process.returncode:
         raise RuntimeError(f"{script} failed ({process.returncode}): {error[-500:]}")
     return usage.ru_maxrss / 2**10  # KiB on Linux

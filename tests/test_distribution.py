@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -83,6 +84,15 @@ def test_multiworker_without_tf_config_is_a_one_line_error(tmp_path):
     assert_one_line_error(result, "--strategy multiworker", "TF_CONFIG")
 
 
+def test_jit_compile_on_over_several_replicas_is_a_one_line_error(tmp_path):
+    frames = write_frames_folder(tmp_path / "frames", groups=3, clips=3, shape=(16, 16, 16))
+    output = tmp_path / "s.keras"
+    result = run_script("train_student.py", "--data", frames, "--output_path", output, "--strategy", "mirrored",
+                        "--jit_compile", "on", *FAST, env={**os.environ, "HAR_KD_LOGICAL_CPUS": "2"})
+    assert_one_line_error(result, "--jit_compile on", "2 replicas")
+    assert not output.exists()
+
+
 def free_ports(count: int) -> list[int]:
     sockets = [socket.socket() for _ in range(count)]
     for s in sockets:
@@ -93,18 +103,19 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def two_workers(script: str, args: list, output) -> list[subprocess.CompletedProcess]:
+def two_workers(script: str, args: list, output, temporary: Path) -> list[subprocess.CompletedProcess]:
     ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     processes = []
+    temporary.mkdir(exist_ok=True)
     for index in range(2):
-        env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        env = {**os.environ, "TMPDIR": str(temporary), "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
         processes.append(subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args), "--output_path",
                                            str(output), "--strategy", "multiworker"], cwd=ROOT, env=env,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     results = []
     for process in processes:
-        stdout, stderr = process.communicate(timeout=300)
+        stdout, stderr = process.communicate(timeout=240)
         results.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
     return results
 
@@ -130,10 +141,11 @@ def test_two_workers_train_and_distil_the_same_models_as_one_process(tmp_path):
         assert reference.returncode == 0, reference.stderr[-3000:]
         assert "training on 2 replicas" in reference.stdout
         workers = two_workers(script, [*common, *(teacher_args["two"] if name == "student" else []), "--logdir",
-                                       two / f"tb_{name}"], two / f"{name}.keras")
+                                       two / f"tb_{name}"], two / f"{name}.keras", tmp_path / "tmp")
         for worker in workers:
             assert worker.returncode == 0, worker.stderr[-3000:]
         assert "saved to" in workers[0].stdout and "saved to" not in workers[1].stdout  # only the chief saves
+        assert not any((tmp_path / "tmp").glob("har_kd_worker_*"))  # the other worker's folder is gone
         a = keras.models.load_model(one / f"{name}.keras")
         b = keras.models.load_model(two / f"{name}.keras")
         for x, y in zip(a.get_weights(), b.get_weights()):
@@ -145,3 +157,17 @@ def test_two_workers_train_and_distil_the_same_models_as_one_process(tmp_path):
         return sorted(p.name for p in folder.iterdir() if p.is_file() and ".logits-" not in p.name)
 
     assert outputs(two) == outputs(one)
+
+    # Files decide resumption and skipping; the chief decides for all, or a worker that saw the
+    # files a moment later (or not at all) would train alone and wait forever for the other.
+    teacher_bytes = (two / "teacher.keras").read_bytes()
+    (two / "teacher.backup").mkdir()  # as left by a run stopped while removing its backup
+    (two / "teacher.backup" / "training_metadata.json").write_text('{"epoch": 2}')
+    again = two_workers("train_teacher.py", ["--data", frames, *FAST], two / "teacher.keras", tmp_path / "tmp")
+    assert [worker.returncode for worker in again] == [0, 0], again[1].stderr[-3000:]
+    assert "removed the backup" in again[0].stdout
+    assert not (two / "teacher.backup").exists() and (two / "teacher.keras").read_bytes() == teacher_bytes
+    again = two_workers("distill.py", ["--data", frames, *FAST, "--temperature", "5", "--source", two / "teacher.keras"],
+                        two / "student.keras", tmp_path / "tmp")
+    assert [worker.returncode for worker in again] == [0, 0], again[1].stderr[-3000:]
+    assert "already exists, skipping" in again[0].stdout

@@ -79,8 +79,32 @@ def is_chief(strategy) -> bool:
     return worker_place(strategy)[0] == 0
 
 
+def chief_decides(strategy, flag: bool) -> bool:
+    """The chief's ``flag``, on every worker. Decisions about files (resume, skip, clean up) are
+    the chief's: another worker may see no files or a moment later than the chief does, and a
+    worker that decides differently would wait forever in the next collective step. Also a
+    barrier: the chief returns only once every worker has asked, so it may then change the files."""
+    if worker_place(strategy)[1] == 1:
+        return flag
+    import tensorflow as tf
+
+    vote = 1.0 if flag and is_chief(strategy) else 0.0
+    votes = strategy.run(lambda: tf.constant(vote))
+    return float(strategy.reduce(tf.distribute.ReduceOp.SUM, votes, axis=None)) > 0
+
+
 def check_batch_size(batch_size: int, strategy) -> None:
     replicas = strategy.num_replicas_in_sync
     if batch_size % replicas:
         raise InputError(f"--batch_size {batch_size}: not divisible by the {replicas} replicas of this strategy "
                          "(every replica takes an equal share of each global batch)")
+
+
+def check_jit_with_replicas(jit_compile: str, strategy) -> None:
+    """InputError for --jit_compile on over several replicas: one XLA cluster cannot reach the
+    variables of the other replicas' devices (TensorFlow fails mid-trace), which is why Keras's own
+    "auto" turns XLA off under tf.distribute."""
+    replicas = strategy.num_replicas_in_sync
+    if jit_compile == "on" and replicas > 1:
+        raise InputError(f"--jit_compile on: XLA cannot compile a training step shared by the {replicas} replicas "
+                         "of this strategy; use --jit_compile auto (off under tf.distribute) or --strategy none")

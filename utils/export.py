@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -103,11 +103,18 @@ def median_latency_ms(run: Callable[[np.ndarray], np.ndarray], clip: np.ndarray,
     return 1000 * float(np.median(times))
 
 
-def compare(form: str, path: Path, run: Callable[[np.ndarray], np.ndarray], clips: np.ndarray,
-            reference: np.ndarray, runs: int) -> FormReport:
-    """Agreement of ``run``'s logits on ``clips`` with the Keras ``reference`` logits, and its latency."""
-    logits = np.concatenate([run(clips[i:i + 8]) for i in range(0, len(clips), 8)])
+def clip_batches(frames: np.ndarray, indices: np.ndarray, size: int = 8) -> Iterator[np.ndarray]:
+    """Rows ``indices`` of the memory-mapped frames, ``size`` clips at a time (never all at once)."""
+    for start in range(0, len(indices), size):
+        yield np.asarray(frames[indices[start:start + size]])
+
+
+def compare(form: str, path: Path, run: Callable[[np.ndarray], np.ndarray], frames: np.ndarray,
+            indices: np.ndarray, reference: np.ndarray, runs: int) -> FormReport:
+    """Agreement of ``run``'s logits on clips ``indices`` of ``frames`` with the Keras ``reference``
+    logits, and its latency on the first of them."""
+    logits = np.concatenate([run(batch) for batch in clip_batches(frames, indices)])
     return FormReport(form=form, path=str(path), size_bytes=folder_size(path),
                       top1_agreement=float(np.mean(logits.argmax(1) == reference.argmax(1))),
                       max_abs_logit_difference=float(np.abs(logits - reference).max()),
-                      latency_ms_per_clip=median_latency_ms(run, clips[0], runs))
+                      latency_ms_per_clip=median_latency_ms(run, np.asarray(frames[indices[0]]), runs))

@@ -101,6 +101,7 @@ def _init_worker(frames_path: str, ignore_sigint: bool) -> None:
     global _worker_fd
     if ignore_sigint:  # in a pool: the parent handles Ctrl-C and stops the pool
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent while it spawned us
         cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads only contend
     _worker_fd = os.open(frames_path, os.O_WRONLY)
 
@@ -147,6 +148,23 @@ def _check_free_space(output_path: Path, needed_bytes: int) -> None:
         )
 
 
+def _start_pool(workers: int, frames_path: Path) -> multiprocessing.pool.Pool:
+    """A pool whose workers leave Ctrl-C to this process, which then stops the pool.
+
+    spawn, not fork: this process may hold OpenCV/FFmpeg threads, which fork does not copy safely.
+    Workers start with SIGINT blocked (this thread's signal mask, which exec keeps) until their
+    initializer ignores it, so a Ctrl-C while they boot does not stop them half-way. Not SIG_IGN
+    here: a Ctrl-C meanwhile would be lost, taken and dropped by another thread (OpenBLAS's).
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return multiprocessing.get_context("spawn").Pool(
+            workers, initializer=_init_worker, initargs=(str(frames_path), True)
+        )
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _decode_all(
     videos: list[VideoEntry],
     input_path: Path,
@@ -158,23 +176,15 @@ def _decode_all(
     tasks = [(slot, str(input_path / v.relative_path), settings) for slot, v in enumerate(videos)]
     results: list[VideoResult | None] = [None] * len(tasks)
     bar = tqdm(total=len(tasks), unit="video", disable=not progress, dynamic_ncols=True)
-    if workers == 1:
-        _init_worker(str(frames_path), ignore_sigint=False)
-        finished = map(_extract_one, tasks)
-        pool = None
-    else:
-        # spawn, not fork: the parent may hold OpenCV/FFmpeg threads, which fork does not copy safely.
-        # Workers are started with SIGINT ignored (a disposition that exec keeps), so a Ctrl-C,
-        # even one while they boot, reaches only this process, which then stops the pool.
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            pool = multiprocessing.get_context("spawn").Pool(
-                workers, initializer=_init_worker, initargs=(str(frames_path), True)
-            )
-        finally:
-            signal.signal(signal.SIGINT, previous)
-        finished = pool.imap_unordered(_extract_one, tasks, chunksize=1)
+    pool = None
     try:
+        if workers == 1:
+            _init_worker(str(frames_path), ignore_sigint=False)
+            finished = map(_extract_one, tasks)
+        else:
+            with atomic_files.interrupts_deferred():  # a Ctrl-C meanwhile: once ``pool`` can be stopped
+                pool = _start_pool(workers, frames_path)
+            finished = pool.imap_unordered(_extract_one, tasks, chunksize=1)
         for result in finished:
             results[result.slot] = result
             bar.set_description(videos[result.slot].class_name, refresh=False)
@@ -217,8 +227,11 @@ def extract_frames(
     _check_free_space(output_path, len(videos) * clip_bytes)
 
     workers = max(1, min(workers or available_cores(), len(videos)))
-    writer = ClipArrayWriter(output_path / FRAMES_FILE, len(videos), settings.clip_shape)
+    writer = None
     try:
+        # A Ctrl-C while the file is being made is held until the writer exists to remove it.
+        with atomic_files.interrupts_deferred():
+            writer = ClipArrayWriter(output_path / FRAMES_FILE, len(videos), settings.clip_shape)
         results = _decode_all(videos, input_path, settings, writer.temporary_path, workers, progress)
         report = ExtractionReport(input_path, output_path, settings, workers, classes, videos, results)
         if not report.kept:
@@ -234,7 +247,8 @@ def extract_frames(
         _write_companions(report)
         writer.finish([r.slot for r in report.kept])
     except BaseException:
-        writer.abort()
+        if writer is not None:
+            writer.abort()
         raise
     return report
 

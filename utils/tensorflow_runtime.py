@@ -47,12 +47,13 @@ def training_runtime(args):
     """TensorFlow loaded and set as the training flags say (--mixed_precision, --strategy); returns
     the tf.distribute strategy to build and train the model under."""
     import_tensorflow()
-    from utils.distribution import make_strategy
+    from utils.distribution import check_jit_with_replicas, make_strategy
     from utils.precision import check_supported, set_precision
 
     check_supported(args.mixed_precision, args.jit_compile)
     set_precision(args.mixed_precision)
     strategy = make_strategy(args.strategy)
+    check_jit_with_replicas(args.jit_compile, strategy)
     if strategy.num_replicas_in_sync > 1:
         print(f"training on {strategy.num_replicas_in_sync} replicas (--strategy {args.strategy}: "
               f"{type(strategy).__name__}), global batch {args.batch_size}", flush=True)

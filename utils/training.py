@@ -22,13 +22,15 @@ under several workers only the chief writes the files above.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
 import shutil
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import keras
@@ -123,13 +125,18 @@ def save_model(model: keras.Model, path: Path) -> None:
     shutil.move(temporary, path)
 
 
+def finished_epochs(paths: RunPaths) -> int:
+    """Epochs the backup of an interrupted run holds (0 without one)."""
+    metadata = paths.backup / "training_metadata.json"
+    return json.loads(metadata.read_text())["epoch"] if metadata.is_file() else 0
+
+
 def resume_state(paths: RunPaths) -> tuple[int, float]:
     """(epochs already finished, best monitored value among them) of an interrupted run, or (0, -inf).
 
     Also drops history rows of epochs that did not finish, so the CSV has each epoch once.
     """
-    metadata = paths.backup / "training_metadata.json"
-    finished = json.loads(metadata.read_text())["epoch"] if metadata.is_file() else 0
+    finished = finished_epochs(paths)
     best = -math.inf
     if paths.history.is_file():
         rows = list(csv.DictReader(paths.history.open()))
@@ -154,24 +161,25 @@ def fit(model: keras.Model, train_input: Callable, validation, epochs: int, path
 
     ``train_input(input_context)`` builds this worker's training batches (clip_dataset with
     ``share``); ``validation`` is a plain dataset every worker scores whole. A worker other than the
-    chief writes its logs and checkpoints to a temporary folder but resumes from the chief's backup.
+    chief writes nothing: it resumes from a copy of the chief's backup (``worker_paths``).
     """
-    finished, best = resume_state(paths)
-    if finished >= epochs and paths.best.is_file():
+    from utils.distribution import chief_decides
+
+    finished, best = resume_state(paths) if chief else (finished_epochs(paths), -math.inf)
+    if chief_decides(strategy, finished >= epochs and paths.best.is_file()):
         return 0
     if finished:
         print(f"resuming from the end of epoch {finished} (backup in {paths.backup})", flush=True)
-    paths.history.parent.mkdir(parents=True, exist_ok=True)
-    callbacks = [
-        LearningRateLogger(),
-        keras.callbacks.TensorBoard(log_dir=str(paths.tensorboard)),
-        BestCheckpoint(paths.best, best=best),
-        keras.callbacks.CSVLogger(str(paths.history), append=True),
-        # Last, so an epoch counts as finished only once everything above is written. Its files
-        # outlive the loop (finish() removes them): a kill between the last epoch and the final save
-        # then resumes straight to the save instead of training again from scratch.
-        EpochBackup(str(paths.backup), double_checkpoint=True, delete_checkpoint=False, write=chief),
-    ]
+    callbacks = [LearningRateLogger()]
+    if chief:
+        paths.history.parent.mkdir(parents=True, exist_ok=True)
+        callbacks += [keras.callbacks.TensorBoard(log_dir=str(paths.tensorboard)),
+                      BestCheckpoint(paths.best, best=best),
+                      keras.callbacks.CSVLogger(str(paths.history), append=True)]
+    # Last, so an epoch counts as finished only once everything above is written. Its files
+    # outlive the loop (finish() removes them): a kill between the last epoch and the final save
+    # then resumes straight to the save instead of training again from scratch.
+    callbacks.append(EpochBackup(str(paths.backup), double_checkpoint=True, delete_checkpoint=False, write=chief))
     return run_epochs(model, strategy, train_input, validation, epochs, callbacks, steps)
 
 
@@ -196,6 +204,8 @@ def run_epochs(model: keras.Model, strategy, train_input: Callable, validation, 
     def train_step(batch):
         strategy.run(replica_step, args=(batch,))
 
+    network = deployable(model)  # traced once per run, not once per epoch
+    predict = tf.function(lambda clips: network(clips, training=False), reduce_retracing=True)
     model.stop_training = False
     callback_list.on_train_begin()
     first = getattr(model, "_initial_epoch", None) or 0  # set by the backup callback when resuming
@@ -209,7 +219,7 @@ def run_epochs(model: keras.Model, strategy, train_input: Callable, validation, 
             callback_list.on_train_batch_end(number, _floats(model.get_metrics_result()) if verbose == 1 else None)
         logs = _floats(model.get_metrics_result())
         if validation is not None:
-            logs.update(validation_scores(model, validation))
+            logs.update(validation_scores(predict, validation))
         callback_list.on_epoch_end(epoch, logs)
         done += 1
         if model.stop_training:
@@ -222,13 +232,12 @@ def _floats(logs: dict) -> dict:
     return {name: float(np.asarray(value)) for name, value in logs.items()}
 
 
-def validation_scores(model: keras.Model, dataset) -> dict:
-    """val_loss (cross-entropy of the logits) and val_accuracy over every clip of ``dataset``, computed
-    on this worker alone: each worker gets the same numbers, so all pick the same best epoch."""
+def validation_scores(predict: Callable, dataset) -> dict:
+    """val_loss (cross-entropy of the logits ``predict`` gives) and val_accuracy over every clip of
+    ``dataset``, computed on this worker alone: each worker gets the same numbers, so all pick the
+    same best epoch."""
     import tensorflow as tf
 
-    network = deployable(model)
-    predict = tf.function(lambda clips: network(clips, training=False), reduce_retracing=True)
     losses, correct, count = 0.0, 0, 0
     for inputs, labels in dataset:
         clips = inputs["frames"] if isinstance(inputs, dict) else inputs
@@ -255,16 +264,22 @@ def finish(paths: RunPaths, record_for: Callable[[keras.Model], dict]) -> tuple[
     return best, record
 
 
-def worker_paths(paths: RunPaths) -> RunPaths:
-    """Where a worker other than the chief keeps its logs and checkpoints: a temporary folder,
-    starting from a copy of the chief's backup so that it resumes from the same epoch."""
-    import tempfile
-
+@contextlib.contextmanager
+def worker_paths(paths: RunPaths, chief: bool) -> Iterator[RunPaths]:
+    """The run's paths for the chief; for another worker, a temporary folder holding a copy of the
+    chief's backup (so that it resumes from the same epoch without touching the chief's files),
+    removed afterwards whatever happens."""
+    if chief:
+        yield paths
+        return
     folder = Path(tempfile.mkdtemp(prefix="har_kd_worker_"))
-    own = RunPaths(folder / paths.output.name, folder / paths.history.name, folder / "tensorboard")
-    if paths.backup.is_dir():
-        shutil.copytree(paths.backup, own.backup)
-    return own
+    try:
+        own = RunPaths(folder / paths.output.name, folder / paths.history.name, folder / "tensorboard")
+        if paths.backup.is_dir():
+            shutil.copytree(paths.backup, own.backup)
+        yield own
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def compile_classifier(model: keras.Model, learning_rate: float, jit_compile="auto") -> None:
@@ -307,20 +322,20 @@ def train_and_save(model: keras.Model, data, split, args, record: dict, paths: R
     """
     import tensorflow as tf
 
-    from utils.distribution import check_batch_size, is_chief
+    from utils.distribution import check_batch_size, chief_decides, is_chief
     from utils.input_pipeline import ClipReader, clip_dataset
     from utils.sidecar import library_versions, read_sidecar
 
     strategy = strategy or tf.distribute.get_strategy()
     check_batch_size(args.batch_size, strategy)
     paths = paths or RunPaths.from_args(args.output_path, args.log_path, args.logdir)
-    if paths.backup.exists() and paths.is_complete():  # finish() was stopped while cleaning up
-        if is_chief(strategy):
-            shutil.rmtree(paths.backup, ignore_errors=True)
+    chief = is_chief(strategy)
+    if chief_decides(strategy, paths.backup.exists() and paths.is_complete()):  # finish() stopped cleaning up
+        if not chief:
+            return None
+        shutil.rmtree(paths.backup, ignore_errors=True)
         print(f"{paths.output} was complete; removed the backup left by an interrupted clean-up", flush=True)
         return read_sidecar(paths.output)
-    chief = is_chief(strategy)
-    own_paths = paths if chief else worker_paths(paths)
     reader = ClipReader(data)
 
     def train_input(context: tf.distribute.InputContext):
@@ -343,10 +358,10 @@ def train_and_save(model: keras.Model, data, split, args, record: dict, paths: R
     start = time.perf_counter()
     replicas = strategy.num_replicas_in_sync
     steps = len(split.train) // args.batch_size if replicas > 1 else math.ceil(len(split.train) / args.batch_size)
-    fit(model, train_input, validation, args.epochs, own_paths, strategy, chief, steps)
+    with worker_paths(paths, chief) as own_paths:
+        fit(model, train_input, validation, args.epochs, own_paths, strategy, chief, steps)
     train_seconds = time.perf_counter() - start  # this invocation only, when resumed
     if not chief:
-        shutil.rmtree(own_paths.output.parent, ignore_errors=True)
         return None
 
     def with_metrics(best: keras.Model) -> dict:
