@@ -4,6 +4,7 @@ the raw numbers of each benchmark to bench/out/)."""
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from bench import compute, deployment, distillation, extraction, input_pipeline, memory, results
@@ -16,11 +17,15 @@ if __name__ == "__main__":
     parser.add_argument("--large", action="store_true", help="each benchmark at its larger size")
     parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), default=list(BENCHMARKS))
     args = parser.parse_args()
-    measured = {}
+    measured, seconds = {}, {}
     for name in args.only:
         print(f"\n== {name} ==", flush=True)
+        start = time.perf_counter()
         measured[name] = BENCHMARKS[name].main(["--large"] if args.large else [])
+        seconds[name] = time.perf_counter() - start
+        print(f"== {name}: {seconds[name]:.0f} s ==", flush=True)
     command = "python -m bench" + " ".join(["", *sys.argv[1:]])
     here = Path(__file__).resolve().parent
-    path = results.write(measured, extraction.machine(), command, here if args.only == list(BENCHMARKS) else here / "out")
+    path = results.write(measured, extraction.machine(), command, here if args.only == list(BENCHMARKS) else here / "out",
+                         seconds)
     print(f"\n{path.read_text()}")

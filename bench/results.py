@@ -113,14 +113,18 @@ ROWS = {"extraction": extraction_rows, "input_pipeline": input_pipeline_rows, "m
 COLUMNS = ("benchmark", "this project", "reference", "ratio", "target", "met")
 
 
-def write(results: dict, machine: str, command: str, folder: Path) -> Path:
+def write(results: dict, machine: str, command: str, folder: Path, seconds: dict | None = None) -> Path:
     rows = [r for name, result in results.items() for r in ROWS[name](result)]
-    lines = ["# Benchmark results\n", f"Machine: {machine}. Command: `{command}`. Every ratio is measured side by "
-             "side in this one run; absolute times on a shared machine vary from run to run.\n",
+    took = ""
+    if seconds:
+        took = (f" It took {sum(seconds.values()) / 60:.1f} minutes (" +
+                ", ".join(f"{name} {value / 60:.1f}" for name, value in seconds.items()) + ").")
+    lines = ["# Benchmark results\n", f"Machine: {machine}. Command: `{command}`.{took} Every ratio is measured side "
+             "by side in this one run; absolute times on a shared machine vary from run to run.\n",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(r[c] for c in COLUMNS) + " |" for r in rows]
     markdown = folder / "RESULTS.md"
     markdown.write_text("\n".join(lines) + "\n")
-    (folder / "results.json").write_text(json.dumps({"machine": machine, "command": command, "rows": rows,
-                                                     "raw": results}, indent=2))
+    (folder / "results.json").write_text(json.dumps({"machine": machine, "command": command, "seconds": seconds,
+                                                     "rows": rows, "raw": results}, indent=2))
     return markdown
