@@ -3,9 +3,11 @@ model equals a one-process run of the same global batch and seed."""
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import ROOT, assert_one_line_error, run_script
+from tests.scripts import ROOT, assert_one_line_error, history_epochs, kill_point, run_script, wait_until
 from utils.distribution import is_chief, worker_place
 from utils.frames_data import open_frames
 from utils.input_pipeline import clip_dataset
@@ -103,16 +105,24 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def two_workers(script: str, args: list, output, temporary: Path) -> list[subprocess.CompletedProcess]:
+def start_two_workers(script: str, args: list, output, temporary: Path) -> list[subprocess.Popen]:
+    """Two worker processes on 127.0.0.1 (TF_CONFIG), each in its own session; TMPDIR=temporary."""
     ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     processes = []
     temporary.mkdir(exist_ok=True)
     for index in range(2):
-        env = {**os.environ, "TMPDIR": str(temporary), "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        task = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        env = {**os.environ, "TMPDIR": str(temporary), "TF_CONFIG": json.dumps(task)}
         processes.append(subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args), "--output_path",
                                            str(output), "--strategy", "multiworker"], cwd=ROOT, env=env,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                          start_new_session=True))
+    return processes
+
+
+def two_workers(script: str, args: list, output, temporary: Path) -> list[subprocess.CompletedProcess]:
+    processes = start_two_workers(script, args, output, temporary)
     results = []
     for process in processes:
         stdout, stderr = process.communicate(timeout=240)
@@ -171,3 +181,36 @@ def test_two_workers_train_and_distil_the_same_models_as_one_process(tmp_path):
                         two / "student.keras", tmp_path / "tmp")
     assert [worker.returncode for worker in again] == [0, 0], again[1].stderr[-3000:]
     assert "already exists, skipping" in again[0].stdout
+
+
+@pytest.mark.multiworker
+@pytest.mark.timeout(600)
+def test_two_workers_killed_at_a_random_point_resume_from_the_chiefs_backup(tmp_path):
+    frames = write_frames_folder(tmp_path / "frames", classes=("Bright", "Dark"), groups=4, clips=4,
+                                 shape=(16, 16, 16))
+    output, epochs = tmp_path / "teacher.keras", 4
+    args = ["--data", frames, *FAST, "--epochs", epochs, "--logdir", tmp_path / "tb"]  # the later --epochs wins
+    rng = kill_point()
+    after = rng.randint(1, epochs - 1)  # epochs in the chief's backup before the kill, then a random delay
+
+    def backed_up() -> int:
+        try:
+            return json.loads((tmp_path / "teacher.backup" / "training_metadata.json").read_text())["epoch"]
+        except (OSError, ValueError, KeyError):
+            return 0
+
+    workers = start_two_workers("train_teacher.py", args, output, tmp_path / "tmp")
+    wait_until(lambda: backed_up() >= after, workers[0])
+    time.sleep(rng.uniform(0, 0.5))
+    for worker in workers:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.communicate()
+    assert not output.exists() or output.with_suffix(".json").exists()
+
+    again = two_workers("train_teacher.py", args, output, tmp_path / "tmp")
+    assert [worker.returncode for worker in again] == [0, 0], again[0].stderr[-3000:] + again[1].stderr[-3000:]
+    if "resuming from the end of epoch" in again[0].stdout:  # else the kill came after the final save
+        assert "resuming from the end of epoch" in again[1].stdout  # both resumed from the chief's backup
+    assert history_epochs(tmp_path / "teacher.history.csv") == list(range(epochs))
+    assert json.loads(output.with_suffix(".json").read_text())["hyperparameters"]["epochs"] == epochs
+    assert not (tmp_path / "teacher.backup").exists()
