@@ -155,7 +155,12 @@ def _start_pool(workers: int, frames_path: Path) -> multiprocessing.pool.Pool:
     Workers start with SIGINT blocked (this thread's signal mask, which exec keeps) until their
     initializer ignores it, so a Ctrl-C while they boot does not stop them half-way. Not SIG_IGN
     here: a Ctrl-C meanwhile would be lost, taken and dropped by another thread (OpenBLAS's).
+    multiprocessing's resource tracker is started first: starting it unblocks SIGINT in the
+    calling thread, and workers spawned after that would take the Ctrl-C mid-import.
     """
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         return multiprocessing.get_context("spawn").Pool(
