@@ -119,6 +119,7 @@ def main() -> None:
     from utils.teacher_cache import file_sha256, teacher_logits_table
     from utils.training import seed_everything, train_and_save
 
+    chief = is_chief(strategy)  # the one worker that writes files and reports on them
     with strategy.scope():
         teacher = load_logits_model(args.source, "--source")
     teacher_sha256 = file_sha256(args.source)  # keys the logit cache and the skipping of finished runs
@@ -126,13 +127,13 @@ def main() -> None:
     if args.teacher_logits in ("auto", "cache"):
         seen = np.concatenate([split.train, split.val])
         table, cache, reused = teacher_logits_table(teacher, args.source, teacher_sha256, data, seen,
-                                                    args.batch_size, write=is_chief(strategy))
-        if is_chief(strategy):  # the others compute the same table but do not write it
+                                                    args.batch_size, write=chief)
+        if chief:  # the others compute the same table but do not write it
             print(f"teacher logits {'reused from' if reused else 'cached in'} {cache}", flush=True)
 
     for temperature, paths in todo:
         if chief_decides(strategy, finished_before(paths, teacher_sha256)):
-            if is_chief(strategy):
+            if chief:
                 print(f"T={temperature:g}: {paths.output} already exists, skipping (delete it to train again)")
             continue
         seed_everything(args.seed)

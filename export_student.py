@@ -59,22 +59,23 @@ def main() -> None:
     from utils.tensorflow_runtime import import_tensorflow
 
     import_tensorflow()
-    import numpy as np
     import tensorflow as tf
 
     from models.c3d import load_logits_model
     from utils import atomic_files
     from utils.evaluation import predict_logits
     from utils.export import FormReport, compare, median_latency_ms, saved_model_runner, tflite_bytes, tflite_runner
+    from utils.input_pipeline import ClipReader
     from utils.tables import markdown_table
 
     model = load_logits_model(args.recognizer, "--recognizer")
     atomic_files.require_writable_folder(args.output_dir, f"--output_dir {args.output_dir}")
     print(f"comparing on {len(indices)} test clips of {args.recognizer}", flush=True)
     reference, _ = predict_logits(model, data, indices, args.batch_size)
+    reader = ClipReader(data)
     keras_call = tf.function(lambda x: model(x, training=False))
     reports = [FormReport("Keras (.keras)", str(args.recognizer), args.recognizer.stat().st_size, 1.0, 0.0,
-                          median_latency_ms(lambda x: keras_call(x).numpy(), np.asarray(data.frames[indices[0]]),
+                          median_latency_ms(lambda x: keras_call(x).numpy(), reader.read(indices[:1])[0],
                                             args.timing_runs))]
 
     staging, final = args.output_dir / "saved_model.partial", args.output_dir / "saved_model"
@@ -82,7 +83,7 @@ def main() -> None:
     model.export(str(staging), format="tf_saved_model", verbose=False)
     shutil.rmtree(final, ignore_errors=True)
     staging.rename(final)
-    reports.append(compare("SavedModel", final, saved_model_runner(final), data.frames, indices, reference,
+    reports.append(compare("SavedModel", final, saved_model_runner(final), reader, indices, reference,
                            args.timing_runs))
     for form, name, quantize in (("TFLite float32", "model_float32.tflite", False),
                                  ("TFLite int8 (dynamic range)", "model_int8.tflite", True)):
@@ -90,7 +91,7 @@ def main() -> None:
         print(f"converting to {form}", flush=True)
         with atomic_files.atomic_path(path) as temporary:
             temporary.write_bytes(tflite_bytes(model, quantize))
-        reports.append(compare(form, path, tflite_runner(path), data.frames, indices, reference, args.timing_runs))
+        reports.append(compare(form, path, tflite_runner(path), reader, indices, reference, args.timing_runs))
 
     rows = [[r.form, f"{r.size_bytes / 1e6:.2f}", f"{100 * r.top1_agreement:.1f}", f"{r.max_abs_logit_difference:.2g}",
              "—" if r.latency_ms_per_clip is None else f"{r.latency_ms_per_clip:.1f}"] for r in reports]

@@ -14,11 +14,15 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from utils.resource_usage import available_cores
 from utils.tensorflow_runtime import native_stderr_hidden
+
+if TYPE_CHECKING:
+    from utils.input_pipeline import ClipReader
 
 
 @dataclass
@@ -103,18 +107,18 @@ def median_latency_ms(run: Callable[[np.ndarray], np.ndarray], clip: np.ndarray,
     return 1000 * float(np.median(times))
 
 
-def clip_batches(frames: np.ndarray, indices: np.ndarray, size: int = 8) -> Iterator[np.ndarray]:
-    """Rows ``indices`` of the memory-mapped frames, ``size`` clips at a time (never all at once)."""
+def clip_batches(reader: ClipReader, indices: np.ndarray, size: int = 8) -> Iterator[np.ndarray]:
+    """Clips ``indices`` of frames.npy, ``size`` at a time (never all at once)."""
     for start in range(0, len(indices), size):
-        yield np.asarray(frames[indices[start:start + size]])
+        yield reader.read(indices[start:start + size])
 
 
-def compare(form: str, path: Path, run: Callable[[np.ndarray], np.ndarray], frames: np.ndarray,
+def compare(form: str, path: Path, run: Callable[[np.ndarray], np.ndarray], reader: ClipReader,
             indices: np.ndarray, reference: np.ndarray, runs: int) -> FormReport:
-    """Agreement of ``run``'s logits on clips ``indices`` of ``frames`` with the Keras ``reference``
-    logits, and its latency on the first of them."""
-    logits = np.concatenate([run(batch) for batch in clip_batches(frames, indices)])
+    """Agreement of ``run``'s logits on clips ``indices`` with the Keras ``reference`` logits, and
+    its latency on the first of them."""
+    logits = np.concatenate([run(batch) for batch in clip_batches(reader, indices)])
     return FormReport(form=form, path=str(path), size_bytes=folder_size(path),
                       top1_agreement=float(np.mean(logits.argmax(1) == reference.argmax(1))),
                       max_abs_logit_difference=float(np.abs(logits - reference).max()),
-                      latency_ms_per_clip=median_latency_ms(run, np.asarray(frames[indices[0]]), runs))
+                      latency_ms_per_clip=median_latency_ms(run, reader.read(indices[:1])[0], runs))
