@@ -8,13 +8,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= data
-DEMO_EPOCHS ?= 4
-DEMO_LR ?= 1e-3
+# The demo's recipe (README, "The demo"): the paper's method at CPU scale. Every departure from the
+# paper is printed under evaluate.py's table.
+DEMO_FRAME_SIZE ?= 32
 DEMO_TEACHER_WIDTH ?= 0.25
-DEMO_STUDENT_WIDTH ?= 0.5
-DEMO_FRAME_SIZE ?= 64
+DEMO_STUDENT_WIDTH ?= 0.25
+DEMO_TEACHER_EPOCHS ?= 26
+DEMO_STUDENT_EPOCHS ?= 20
+DEMO_BATCH ?= 16
+DEMO_LR ?= 1e-3
+DEMO_INIT ?= motion
+DEMO_TEMPERATURE ?= 10
+# VIDEOS=DIR runs the same recipe on a class-folder video collection instead of the synthetic one.
+VIDEOS ?=
+ifeq ($(VIDEOS),)
+DEMO := $(DATA)/demo
+DEMO_VIDEOS := $(DATA)/synthetic_videos
+else
+DEMO := $(DATA)/demo_$(notdir $(patsubst %/,%,$(VIDEOS)))
+DEMO_VIDEOS := $(VIDEOS)
+endif
+DEMO_RECIPE = --batch_size $(DEMO_BATCH) --lr $(DEMO_LR) --init $(DEMO_INIT)
 
-.PHONY: setup demo test bench clean-data
+.PHONY: setup demo reproduce-synthetic test bench clean-data
 
 setup: $(STAMP)
 
@@ -25,25 +41,56 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/python make_synthetic_dataset.py --output_path $(DATA)/synthetic_videos
-	$(BIN)/python video_to_frames.py --input_path $(DATA)/synthetic_videos \
-		--output_path $(DATA)/synthetic_frames --sequence_length 16 --frame_height $(DEMO_FRAME_SIZE) --frame_width $(DEMO_FRAME_SIZE)
-	@echo; cat $(DATA)/synthetic_frames/Format_Time_Summary.txt; echo
-	mkdir -p $(DATA)/models
-	$(BIN)/python train_teacher.py --data $(DATA)/synthetic_frames --width $(DEMO_TEACHER_WIDTH) --epochs $(DEMO_EPOCHS) \
-		--lr $(DEMO_LR) --output_path $(DATA)/models/teacher.keras --logdir $(DATA)/runs/teacher
-	$(BIN)/python train_student.py --data $(DATA)/synthetic_frames --width $(DEMO_STUDENT_WIDTH) --epochs $(DEMO_EPOCHS) \
-		--lr $(DEMO_LR) --output_path $(DATA)/models/student.keras --logdir $(DATA)/runs/student
-	$(BIN)/python distill.py --data $(DATA)/synthetic_frames --source $(DATA)/models/teacher.keras --width $(DEMO_STUDENT_WIDTH) \
-		--epochs $(DEMO_EPOCHS) --lr $(DEMO_LR) --temperature 10 --output_path $(DATA)/models/student_distilled.keras \
-		--logdir $(DATA)/runs/student_distilled
-	$(BIN)/python evaluate.py --data $(DATA)/synthetic_frames --recognizer $(DATA)/models/teacher.keras \
-		$(DATA)/models/student.keras $(DATA)/models/student_distilled.keras --output_dir $(DATA)/evaluation
-	$(BIN)/python export_student.py --data $(DATA)/synthetic_frames --recognizer $(DATA)/models/student_distilled.keras \
-		--output_dir $(DATA)/export
-	@echo "models, sidecars, histories and curves in $(DATA)/models; metrics and plots in $(DATA)/evaluation;"
-	@echo "the exported student in $(DATA)/export;"
-	@echo "TensorBoard: $(BIN)/tensorboard --logdir $(DATA)/runs"
+ifeq ($(VIDEOS),)
+	$(BIN)/python make_synthetic_dataset.py --output_path $(DEMO_VIDEOS)
+endif
+	$(BIN)/python video_to_frames.py --input_path $(DEMO_VIDEOS) --output_path $(DEMO)/frames \
+		--sequence_length 16 --frame_height $(DEMO_FRAME_SIZE) --frame_width $(DEMO_FRAME_SIZE)
+	@echo; cat $(DEMO)/frames/Format_Time_Summary.txt; echo
+	mkdir -p $(DEMO)/models
+	$(BIN)/python train_teacher.py --data $(DEMO)/frames --width $(DEMO_TEACHER_WIDTH) --epochs $(DEMO_TEACHER_EPOCHS) \
+		$(DEMO_RECIPE) --output_path $(DEMO)/models/teacher.keras --logdir $(DEMO)/runs/teacher
+	$(BIN)/python train_student.py --data $(DEMO)/frames --width $(DEMO_STUDENT_WIDTH) --epochs $(DEMO_STUDENT_EPOCHS) \
+		$(DEMO_RECIPE) --output_path $(DEMO)/models/student.keras --logdir $(DEMO)/runs/student
+	$(BIN)/python distill.py --data $(DEMO)/frames --source $(DEMO)/models/teacher.keras --width $(DEMO_STUDENT_WIDTH) \
+		--epochs $(DEMO_STUDENT_EPOCHS) $(DEMO_RECIPE) --temperature $(DEMO_TEMPERATURE) \
+		--output_path $(DEMO)/models/student_distilled.keras --logdir $(DEMO)/runs/student_distilled
+	$(BIN)/python evaluate.py --data $(DEMO)/frames --recognizer $(DEMO)/models/teacher.keras \
+		$(DEMO)/models/student.keras $(DEMO)/models/student_distilled.keras --output_dir $(DEMO)/evaluation
+	$(BIN)/python export_student.py --data $(DEMO)/frames --recognizer $(DEMO)/models/student_distilled.keras \
+		--output_dir $(DEMO)/export
+	@echo "models, sidecars, histories and curves in $(DEMO)/models; metrics and plots in $(DEMO)/evaluation;"
+	@echo "the exported student in $(DEMO)/export;"
+	@echo "TensorBoard: $(BIN)/tensorboard --logdir $(DEMO)/runs"
+
+# The paper's 13-row protocol, 3 seeds, on the synthetic set (README, "Results"): about 1.5 h on 2 cores.
+# Resumable: run it again after a stop. Its table and plot are copied to results/synthetic/.
+REPRO := $(DATA)/reproduction
+REPRO_SEEDS ?= 0 1 2
+REPRO_FLAGS ?= --teacher_width 0.25 --student_width 0.25 --teacher_epochs 25 --student_epochs 25 \
+	--distill_epochs 50 --batch_size 16 --lr 1e-3 --init motion --timing_runs 3
+PRETEXT_FLAGS ?= --width 0.25 --epochs 25 --batch_size 16 --lr 1e-3 --init motion
+
+$(REPRO)/frames/frames.npy: | setup
+	$(BIN)/python make_synthetic_dataset.py --output_path $(REPRO)/videos
+	$(BIN)/python video_to_frames.py --input_path $(REPRO)/videos --output_path $(REPRO)/frames \
+		--frame_height 32 --frame_width 32
+
+# The TUTL teacher's stand-in for Sports-1M: C3D pre-trained on six other actions, other actors and rooms.
+$(REPRO)/pretext/frames/frames.npy: | setup
+	$(BIN)/python make_synthetic_dataset.py --actions pretext --groups 40 --seed 1000 --output_path $(REPRO)/pretext/videos
+	$(BIN)/python video_to_frames.py --input_path $(REPRO)/pretext/videos --output_path $(REPRO)/pretext/frames \
+		--frame_height 32 --frame_width 32
+
+$(REPRO)/pretext/sports1M_weights_tf.h5: $(REPRO)/pretext/frames/frames.npy
+	$(BIN)/python pretrain_teacher.py --data $(REPRO)/pretext/frames $(PRETEXT_FLAGS) \
+		--output_path $(REPRO)/pretext/pretext_c3d.keras --logdir $(REPRO)/runs/pretext --weights_output $@
+
+reproduce-synthetic: $(REPRO)/frames/frames.npy $(REPRO)/pretext/sports1M_weights_tf.h5
+	$(BIN)/python reproduce_paper.py --data $(REPRO)/frames --weights $(REPRO)/pretext/sports1M_weights_tf.h5 \
+		--seeds $(REPRO_SEEDS) $(REPRO_FLAGS) --output_dir $(REPRO)/run
+	mkdir -p results/synthetic
+	cp $(REPRO)/run/paper_table.md $(REPRO)/run/paper_table.csv $(REPRO)/run/accuracy_vs_temperature.png results/synthetic/
 
 test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadfile

@@ -7,7 +7,7 @@
 
     # the paper's temperature sweep: one student per T (NAME_T1.keras, NAME_T5.keras, ...)
     python distill.py --data Output_dataset/UCF11 --source models/UCF11_teacher_TFS.keras \\
-        --temperatures 1 5 10 15 20 --output_path models/UCF11_student_TFS.keras
+        --temperature 1 5 10 15 20 --output_path models/UCF11_student_TFS.keras
 
 loss = alpha * CE(y, student) + (1 - alpha) * T^2 * KL(softmax(teacher/T) || softmax(student/T)),
 on logits. The split is the teacher's (from its sidecar): the teacher has seen its training clips,
@@ -18,6 +18,7 @@ an interrupted run or sweep continues where it stopped when the same command is 
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from utils.cli import (
@@ -43,10 +44,11 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--source", type=Path, required=True,
                         help="trained teacher model (.keras or .h5) with its .json sidecar")
     group = add_training_arguments(parser, epochs=100, output="outputs/student_distilled.keras")
-    group.add_argument("--temperature", type=positive_float, default=10.0, help="softening temperature T")
-    group.add_argument("--temperatures", type=positive_float, nargs="+", default=None,
-                       help="run a sweep, one student per T (e.g. 1 5 10 15 20), saved as NAME_T1.keras, NAME_T5.keras, ...; "
-                            "overrides --temperature")
+    group.add_argument("--temperature", "--temperatures", type=positive_float, nargs="+", default=[10.0],
+                       action=TemperaturesAction, metavar="T",
+                       help="softening temperature T; several (e.g. 1 5 10 15 20) run the paper's sweep, one student "
+                            "per T saved as NAME_T1.keras, NAME_T5.keras, ... (as does the spelling --temperatures, "
+                            "even for one T)")
     group.add_argument("--alpha", type=unit_interval, default=0.1, help="weight of the hard-label loss")
     group.add_argument("--teacher_logits", choices=("auto", "cache", "online"), default="auto",
                        help="cache: run the teacher once and reuse its logits; online: run it on every batch; "
@@ -54,6 +56,14 @@ def build_parser() -> ArgumentParser:
     add_split_arguments(parser, inherited="default: the teacher's, and a different one is refused (the teacher saw "
                         "those clips)")
     return parser
+
+
+class TemperaturesAction(argparse.Action):
+    """--temperature T [T ...]; the spelling --temperatures asks for NAME_T{t} file names even for one T."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.sweep_names = option_string == "--temperatures"
 
 
 def inherit_split(args, teacher_record: dict) -> None:
@@ -96,15 +106,17 @@ def finished_before(paths: RunPaths, teacher_sha256: str) -> bool:
 
 
 def main() -> None:
-    args = build_parser().parse_args()
+    parser = build_parser()
+    parser.set_defaults(sweep_names=False)
+    args = parser.parse_args()
     if not args.source.is_file():
         raise InputError(f"--source {args.source}: teacher model not found")
     teacher_record = read_sidecar(args.source)
     inherit_split(args, teacher_record)
     data, split = data_and_split(args)  # fails fast, before TensorFlow loads
     check_teacher_matches(args, teacher_record, data, split)
-    temperatures = args.temperatures or [args.temperature]
-    sweep = args.temperatures is not None  # NAME_T{t} names, even for one temperature
+    temperatures = list(dict.fromkeys(args.temperature))
+    sweep = len(temperatures) > 1 or args.sweep_names  # NAME_T{t} names
     todo = [(t, run_paths(args, t, sweep)) for t in temperatures]
 
     from utils.tensorflow_runtime import training_runtime
@@ -113,8 +125,10 @@ def main() -> None:
     import keras
     import numpy as np
 
-    from models.c3d import load_logits_model, student_c3d
+    from models.c3d import student_c3d
+    from models.logits import load_logits_model
     from models.distiller import Distiller
+    from models.initialisation import initialise
     from utils.distribution import chief_decides, is_chief
     from utils.teacher_cache import file_sha256, teacher_logits_table
     from utils.training import seed_everything, train_and_save
@@ -138,7 +152,9 @@ def main() -> None:
             continue
         seed_everything(args.seed)
         with strategy.scope():
-            distiller = Distiller(student_c3d(data.num_classes, data.clip_shape, width=args.width), teacher)
+            student = student_c3d(data.num_classes, data.clip_shape, width=args.width)
+            initialise(student, args.init)
+            distiller = Distiller(student, teacher)
             distiller.compile(keras.optimizers.Adam(learning_rate=args.lr),
                               [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
                               keras.losses.SparseCategoricalCrossentropy(from_logits=True),

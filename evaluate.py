@@ -101,7 +101,7 @@ def main() -> None:
     import keras
     import numpy as np
 
-    from models.c3d import load_logits_model
+    from models.logits import load_logits_model
     from utils import atomic_files
     from utils.classification_metrics import classification_metrics, softmax
     from utils.evaluation import predict_logits
@@ -144,7 +144,9 @@ def main() -> None:
         rows.append(comparison_row(name, report))
         keras.backend.clear_session()
 
-    table = markdown_table(COLUMNS, rows)
+    from utils.paper_results import departures_caption
+
+    table = markdown_table(COLUMNS, rows) + "\n" + departures_caption([read_sidecar(p) for p in args.recognizer]) + "\n"
     atomic_files.write_text(args.output_dir / "comparison.md", table)
     write_csv(args.output_dir / "comparison.csv", COLUMNS, rows)
     atomic_files.write_text(args.output_dir / "comparison.json", json.dumps(reports, indent=2) + "\n")

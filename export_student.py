@@ -61,7 +61,7 @@ def main() -> None:
     import_tensorflow()
     import tensorflow as tf
 
-    from models.c3d import load_logits_model
+    from models.logits import load_logits_model
     from utils import atomic_files
     from utils.evaluation import predict_logits
     from utils.export import FormReport, compare, median_latency_ms, saved_model_runner, tflite_bytes, tflite_runner

@@ -1,12 +1,19 @@
 #!/usr/bin/env python3
-"""Write the built-in synthetic action dataset: stick figures acting, as XVID videos.
-
-The layout is UCF101's (Class/v_Class_gGG_cCC.avi), so every script of this project runs on it
-unchanged. A group is one actor in one scene; some class pairs differ only in time (WalkLeft/
-WalkRight, SquatDown/StandUp, RaiseArms/LowerArms). Same --seed, same videos. Example:
+"""Write the built-in synthetic action dataset: stick figures acting in rooms, as XVID videos.
 
     python make_synthetic_dataset.py --output_path data/synthetic_videos
     python video_to_frames.py --input_path data/synthetic_videos --output_path data/synthetic_frames
+
+Only the motion tells the classes apart: every room and actor (a group, gGG) appears in every
+class, position, size, timing and lighting are drawn independently of the class, and the body
+parts an action does not move are held where a moving one would pass, so one still frame is no
+better than chance. The six default classes are three pairs that only time separates
+(WalkLeft/WalkRight, SquatDown/StandUp, RaiseArms/LowerArms). The layout is UCF101's
+(Class/v_Class_gGG_cCC.avi), so every script runs on it unchanged; the same --seed gives the
+same videos.
+
+    # the pretext set for the TUTL stand-in (make_pretext_weights.py): six other actions
+    python make_synthetic_dataset.py --actions pretext --output_path data/pretext_videos
 """
 
 from __future__ import annotations
@@ -16,41 +23,61 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from utils.cli import ArgumentParser, positive_float, positive_int, run
+from utils.cli import ArgumentParser, non_negative_float, positive_float, positive_int, run, unit_interval
 from utils.errors import InputError
 from utils.resource_usage import available_cores
-from utils.synthetic_dataset import ACTIONS, DEFAULT_CLASSES, SyntheticSpec, generate_dataset
+from utils.synthetic_dataset import ACTIONS, Difficulty, SyntheticSpec, generate_dataset, resolve_actions
 
 
 def build_parser() -> ArgumentParser:
-    defaults = SyntheticSpec()
+    defaults, nuisances = SyntheticSpec(), Difficulty()
     parser = ArgumentParser(prog="make_synthetic_dataset.py", description=__doc__,
-                            epilog="Classes, in order: " + ", ".join(ACTIONS))
+                            epilog="Actions: target = " + ", ".join(ACTIONS[:6]) + "; pretext = "
+                                   + ", ".join(ACTIONS[6:]))
     parser.add_argument("--output_path", type=Path, default=Path("data/synthetic_videos"),
                         help="folder to write the class folders into")
-    parser.add_argument("--classes", type=positive_int, default=DEFAULT_CLASSES,
-                        help=f"number of action classes, 1 to {len(ACTIONS)} (the first ones listed below)")
+    parser.add_argument("--actions", nargs="+", default=["target"], metavar="ACTION",
+                        help="the classes, in label order: action names, or 'target' (the six default classes) "
+                             "or 'pretext' (six disjoint ones, for pre-training)")
+    parser.add_argument("--classes", type=positive_int, default=None,
+                        help="keep only the first N of --actions")
     parser.add_argument("--groups", type=positive_int, default=defaults.groups,
-                        help="groups (actor + scene) per class")
+                        help="groups (one actor in one room, the same in every class) per class")
     parser.add_argument("--clips_per_group", type=positive_int, default=defaults.clips_per_group)
     parser.add_argument("--frame_width", type=positive_int, default=defaults.width)
     parser.add_argument("--frame_height", type=positive_int, default=defaults.height)
     parser.add_argument("--fps", type=positive_float, default=defaults.fps)
     parser.add_argument("--min_seconds", type=positive_float, default=defaults.min_seconds,
-                        help="shortest clip")
-    parser.add_argument("--max_seconds", type=positive_float, default=defaults.max_seconds,
-                        help="longest clip")
+                        help="shortest clip (clip length is a difficulty knob: shorter clips leave "
+                             "fewer frames between the 16 sampled ones)")
+    parser.add_argument("--max_seconds", type=positive_float, default=defaults.max_seconds, help="longest clip")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--workers", type=positive_int, default=available_cores(),
                         help="rendering processes (default: all cores)")
+    difficulty = parser.add_argument_group("difficulty", "nuisances drawn independently of the class")
+    difficulty.add_argument("--distractors", type=int, default=nuisances.distractors,
+                            help="objects drifting across the room in every clip (motion that is not the action)")
+    difficulty.add_argument("--camera_shake", type=non_negative_float, default=nuisances.camera_shake,
+                            help="standard deviation of the whole frame's jitter, in pixels of the video")
+    difficulty.add_argument("--occlusion", type=unit_interval, default=nuisances.occlusion,
+                            help="probability that a clip has a pillar in front of the actor")
+    difficulty.add_argument("--noise", type=non_negative_float, default=nuisances.noise,
+                            help="largest standard deviation of the sensor noise, in grey levels (each clip "
+                                 "draws 30-100%% of it)")
     return parser
 
 
 def main() -> None:
     args = build_parser().parse_args()
     try:
-        spec = SyntheticSpec(args.classes, args.groups, args.clips_per_group, args.frame_width,
-                             args.frame_height, args.fps, args.min_seconds, args.max_seconds, args.seed)
+        actions = resolve_actions(args.actions)
+        if args.classes is not None:
+            if args.classes > len(actions):
+                raise ValueError(f"--classes {args.classes}: --actions gives only {len(actions)}")
+            actions = actions[:args.classes]
+        difficulty = Difficulty(args.distractors, args.camera_shake, args.occlusion, args.noise)
+        spec = SyntheticSpec(actions, args.groups, args.clips_per_group, args.frame_width, args.frame_height,
+                             args.fps, args.min_seconds, args.max_seconds, args.seed, difficulty)
     except ValueError as error:
         raise InputError(str(error)) from None
     try:

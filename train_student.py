@@ -38,12 +38,14 @@ def main() -> None:
 
     strategy = training_runtime(args)
     from models.c3d import student_c3d
+    from models.initialisation import initialise
     from utils.training import seed_everything, train_and_save
 
     seed_everything(args.seed)
 
     with strategy.scope():
         model = student_c3d(data.num_classes, data.clip_shape, width=args.width)
+        initialise(model, args.init)
     record = {"role": "student", "architecture": "c3d_student", "task": "student_without_kd", "width": args.width}
     train_and_save(model, data, split, args, record, strategy=strategy)
 

@@ -39,8 +39,10 @@ def build_parser() -> ArgumentParser:
                         help="train_local_teacher: C3D from scratch (TFS); fintuning_C3D_Sports1M: Sports-1M "
                              "C3D with a new head (TUTL, needs --weights)")
     parser.add_argument("--weights", type=Path, default=None,
-                        help="Sports-1M C3D weights (sports1M_weights_tf.h5 of the public Keras port)")
+                        help="Sports-1M C3D weights (sports1M_weights_tf.h5 of the public Keras port, or a stand-in "
+                             "written by pretrain_teacher.py); the TUTL teacher's width is the file's")
     add_training_arguments(parser, epochs=50, output="outputs/teacher.keras")
+    parser.set_defaults(width=None)  # TFS: 1.0; TUTL: the weights file's
     add_split_arguments(parser)
     return parser
 
@@ -50,15 +52,17 @@ def main() -> None:
     if args.task == "fintuning_C3D_Sports1M":
         if args.weights is None:
             raise InputError("--task fintuning_C3D_Sports1M needs --weights PATH/sports1M_weights_tf.h5")
-        if args.width != 1.0:
-            raise InputError("--width: the Sports-1M weights fit only the width-1.0 C3D")
+    elif args.width is None:
+        args.width = 1.0
 
     data, split = data_and_split(args)  # fails fast, before TensorFlow loads
 
     from utils.tensorflow_runtime import training_runtime
 
     strategy = training_runtime(args)
-    from models.c3d import sports1m_c3d, teacher_c3d
+    from models.c3d import teacher_c3d
+    from models.sports1m import port_width, sports1m_c3d, weights_pretext
+    from models.initialisation import initialise
     from utils.training import seed_everything, train_and_save
 
     seed_everything(args.seed)
@@ -66,11 +70,16 @@ def main() -> None:
     with strategy.scope():
         if args.task == "train_local_teacher":
             model = teacher_c3d(data.num_classes, data.clip_shape, width=args.width)
+            initialise(model, args.init)
             record = {"role": "teacher", "architecture": "c3d_teacher", "task": args.task, "width": args.width}
         else:
+            width = port_width(args.weights)
+            if args.width not in (None, width):
+                raise InputError(f"--width {args.width:g}: the weights in {args.weights} are of width {width:g}")
+            args.width = width
             model = sports1m_c3d(data.num_classes, args.weights, data.clip_shape)
-            record = {"role": "teacher", "architecture": "c3d_sports1m", "task": args.task, "width": 1.0,
-                      "weights": str(args.weights.resolve())}
+            record = {"role": "teacher", "architecture": "c3d_sports1m", "task": args.task, "width": width,
+                      "weights": str(args.weights.resolve()), "weights_pretext": weights_pretext(args.weights)}
     train_and_save(model, data, split, args, record, strategy=strategy)
 
 

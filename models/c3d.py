@@ -17,16 +17,15 @@ Layer table (3x3x3 convolutions, stride 1, 'same' padding, ReLU; teacher / stude
 At 16x112x112 pool5 gives 1x4x4 cells, so flatten has 8192 (teacher) or 2048 (student) values.
 
 Saved models load with plain ``keras.models.load_model``; for the Sports-1M variant import this
-module first, since importing it is what registers the Sports1MPreprocess layer with Keras.
+module first, since importing it is what registers the Sports1MPreprocess layer with Keras. The
+Sports-1M weight files are read and written by models/sports1m.py; the check that a model outputs
+logits is models/logits.py.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
-import h5py
 import keras
 import numpy as np
 from keras import layers
@@ -49,9 +48,6 @@ MIN_FRAMES = 16
 MIN_SIDE = 16
 
 SPORTS1M_CLASSES = 487
-# Layers the Sports-1M port provides and we transplant; its fc8 (487-way) is only used by
-# sports1m_c3d_full.
-SPORTS1M_LAYERS = CONV_NAMES + ("fc6", "fc7")
 # Per-channel means in the port's channel order (B, G, R), 0-255 scale; see Sports1MPreprocess.
 SPORTS1M_MEAN_BGR = (90.0, 98.0, 102.0)
 
@@ -256,211 +252,15 @@ def student_c3d(num_classes: int, input_shape: Sequence[int] = DEFAULT_INPUT_SHA
                 conv_dropout=STUDENT_CONV_DROPOUT, preprocess=_pixels_to_unit_range())
 
 
-def sports1m_c3d(num_classes: int, weights_path: str | os.PathLike,
-                 input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE) -> keras.Model:
-    """The paper's transfer-learning teacher ("TUTL"): Sports-1M C3D, frozen through fc7, new head.
+def sports1m_architecture(num_classes: int, input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE,
+                          width: float = 1.0, head_name: str = "logits") -> keras.Model:
+    """C3D as the public Sports-1M Keras port lays it out: no dropout between conv blocks, 0.5 after
+    fc6 and fc7, Sports1MPreprocess instead of /255; ``head_name`` 'fc8' for the port's own head.
 
-    Layers as the public Keras port (C3D with no dropout between conv blocks, 0.5 after fc6 and
-    fc7), with Sports1MPreprocess instead of /255. conv1 … fc7 take the port's weights and are
-    frozen; only the new linear 'logits' Dense(num_classes) trains, replacing the 487-way fc8.
-    The weights fit 16x112x112 clips only: fc6's input size follows the clip size.
+    Weights are loaded (and the TUTL teacher frozen) by models/sports1m.py.
     """
-    require_weights_file(weights_path)
-    model = _c3d(name="sports1m_c3d", num_classes=num_classes, input_shape=input_shape,
-                 filters=TEACHER_FILTERS, fc_units=TEACHER_FC, conv_dropout=0.0,
-                 preprocess=Sports1MPreprocess(name="sports1m_preprocess"))
-    load_sports1m_weights(model, weights_path)
-    for layer in model.layers:
-        if layer.name != "logits":
-            layer.trainable = False
-    return model
-
-
-def sports1m_c3d_full(weights_path: str | os.PathLike | None = None,
-                      input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE) -> keras.Model:
-    """The port's whole 487-way Sports-1M classifier, its last layer 'fc8' giving logits.
-
-    For checking the weights and the preprocessing on Sports-1M itself; nothing is frozen.
-    """
-    if weights_path is not None:
-        require_weights_file(weights_path)
-    model = _c3d(name="sports1m_c3d_full", num_classes=SPORTS1M_CLASSES, input_shape=input_shape,
-                 filters=TEACHER_FILTERS, fc_units=TEACHER_FC, conv_dropout=0.0,
-                 preprocess=Sports1MPreprocess(name="sports1m_preprocess"), head_name="fc8")
-    if weights_path is not None:
-        load_sports1m_weights(model, weights_path)
-    return model
-
-
-# --------------------------------------------------------------------------------------------
-# Logits, not probabilities
-
-
-def _output_operation(model: keras.Model):
-    outputs = getattr(model, "outputs", None) or []
-    if len(outputs) == 1 and hasattr(outputs[0], "_keras_history"):
-        operation = outputs[0]._keras_history[0]
-    else:
-        operation = model.layers[-1]
-    if isinstance(operation, keras.Model):
-        return _output_operation(operation)
-    return operation
-
-
-def _activation_name(activation) -> str:
-    return getattr(activation, "__name__", type(activation).__name__).lower()
-
-
-def ends_in_softmax(model: keras.Model) -> bool:
-    """Whether the model's output comes out of a softmax (layer, activation or keras.ops call)."""
-    operation = _output_operation(model)
-    if type(operation).__name__.lower() in {"softmax", "logsoftmax"}:
-        return True
-    activation = getattr(operation, "activation", None)
-    return activation is not None and _activation_name(activation) in {"softmax", "log_softmax"}
-
-
-def assert_outputs_logits(model: keras.Model, what: str = "model") -> None:
-    """InputError unless the model ends in a layer with no activation (logits).
-
-    The distillation loss divides logits by the temperature; on probabilities that is not the
-    softened distribution the method means, and training would silently be wrong.
-    """
-    operation = _output_operation(model)
-    label = f"{what} ({model.name})"
-    if ends_in_softmax(model):
-        raise InputError(f"{label}: its output layer '{operation.name}' applies softmax; "
-                         f"the models here must output logits (a final Dense with no activation)")
-    activation = getattr(operation, "activation", None)
-    if activation is not None and _activation_name(activation) != "linear":
-        raise InputError(f"{label}: its output layer '{operation.name}' applies "
-                         f"{_activation_name(activation)}; the models here must output logits")
-
-
-def load_logits_model(path: str | os.PathLike, what: str) -> keras.Model:
-    """A saved model checked to output logits; InputError (one line) for a file Keras cannot load.
-
-    Importing this module has registered Sports1MPreprocess, so TUTL teachers load too.
-    """
-    try:
-        model = keras.models.load_model(path)
-    except Exception as error:  # noqa: BLE001  Keras raises many types for a bad file
-        reason = " ".join(str(error).split())  # Keras messages span lines; the contract is one
-        raise InputError(f"{what} {path}: cannot be loaded as a Keras model ({reason[:300]})") from None
-    assert_outputs_logits(model, f"{what} {path}")
-    return model
-
-
-# --------------------------------------------------------------------------------------------
-# Sports-1M weights (the public Keras port's sports1M_weights_tf.h5)
-
-
-def require_weights_file(path: str | os.PathLike) -> Path:
-    """Fail before building a 78 M-parameter model if the weights are not there."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: weights file not found (the Sports-1M C3D weights are the "
-                         f"public Keras port's sports1M_weights_tf.h5, which this project does "
-                         f"not download)")
-    return path
-
-
-def _decode(names: Iterable) -> list[str]:
-    return [n.decode("utf8") if isinstance(n, bytes) else str(n) for n in names]
-
-
-def _datasets_of(group: h5py.Group) -> list[h5py.Dataset]:
-    """A layer's arrays: in 'weight_names' order when Keras wrote it, else every dataset below."""
-    if "weight_names" in group.attrs:
-        found = [group.get(name) for name in _decode(group.attrs["weight_names"])]
-        if found and all(isinstance(d, h5py.Dataset) for d in found):
-            return found
-    datasets: list[h5py.Dataset] = []
-    group.visititems(lambda _, obj: datasets.append(obj) if isinstance(obj, h5py.Dataset) else None)
-    return datasets
-
-
-def _weight_groups(root: h5py.Group) -> dict[str, list[h5py.Dataset]]:
-    """Layer name -> its arrays, for every layer of the file that has any, in the file's order."""
-    if isinstance(root.get("model_weights"), h5py.Group):  # a whole model saved with model.save
-        root = root["model_weights"]
-    names = _decode(root.attrs["layer_names"]) if "layer_names" in root.attrs else list(root.keys())
-    groups = {}
-    for name in names:
-        group = root.get(name)
-        if isinstance(group, h5py.Group):
-            datasets = _datasets_of(group)
-            if datasets:
-                groups[name] = datasets
-    return groups
-
-
-def _kernel_and_bias(path: Path, name: str, datasets: list[h5py.Dataset]):
-    if len(datasets) != 2:
-        raise InputError(f"{path}: layer {name} holds {len(datasets)} arrays, expected a kernel "
-                         f"and a bias")
-    first, second = datasets
-    if first.ndim == 1 and second.ndim > 1:
-        first, second = second, first
-    return first, second
-
-
-def _shape_problem(name: str, kind: str, stored: tuple, expected: tuple) -> str:
-    problem = f"layer {name} {kind} has shape {stored} but the model expects {expected}"
-    if kind == "kernel" and sorted(stored) == sorted(expected):
-        problem += " (the axes look reordered: use the TensorFlow-ordered file)"
-    elif name == "fc6" and kind == "kernel" and stored[1:] == expected[1:]:
-        problem += (" (fc6's input size follows the clip size; the Sports-1M weights need "
-                    "16x112x112 clips)")
-    return problem
-
-
-def load_sports1m_weights(model: keras.Model, path: str | os.PathLike) -> list[str]:
-    """Copy the port's conv1 … fc7 (and fc8 if the model has a layer of that name) into ``model``.
-
-    Reads the Keras 2 HDF5 layout (a group per layer, attrs 'layer_names' and 'weight_names',
-    arrays at /conv1/conv1/kernel:0) and tolerates other nestings and a 'model_weights' group.
-    A file whose layers have other names but the same order also loads, as Keras 2's
-    ``load_weights`` matched layers by order. Every shape is checked before any weight changes.
-    Returns the names of the layers set.
-    """
-    path = require_weights_file(path)
-    model_layers = {layer.name for layer in model.layers}
-    missing_in_model = [name for name in SPORTS1M_LAYERS if name not in model_layers]
-    if missing_in_model:
-        raise ValueError(f"model {model.name} has no layer {missing_in_model[0]}")
-    wanted = [name for name in SPORTS1M_LAYERS + ("fc8",) if name in model_layers]
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as error:
-        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(f"{path}: not a readable HDF5 file ({detail})") from None
-    with handle:
-        groups = _weight_groups(handle)
-        if not groups:
-            raise InputError(f"{path}: no layer weights found in the file")
-        port_layers = SPORTS1M_LAYERS + ("fc8",)
-        if "conv1" not in groups and len(groups) in (len(port_layers) - 1, len(port_layers)):
-            groups = dict(zip(port_layers, groups.values()))
-        pairs = []
-        for name in wanted:
-            if name not in groups:
-                raise InputError(f"{path}: layer {name} is not in the file (it has "
-                                 f"{', '.join(list(groups)[:12])})")
-            kernel, bias = _kernel_and_bias(path, name, groups[name])
-            layer = model.get_layer(name)
-            expected = [tuple(int(d) for d in w.shape) for w in layer.weights]
-            for kind, stored, shape in (("kernel", kernel.shape, expected[0]),
-                                        ("bias", bias.shape, expected[1])):
-                if tuple(stored) != shape:
-                    raise InputError(f"{path}: {_shape_problem(name, kind, tuple(stored), shape)}")
-            pairs.append((layer, kernel, bias))
-        values = []
-        for layer, kernel, bias in pairs:
-            arrays = [np.asarray(kernel, dtype=np.float32), np.asarray(bias, dtype=np.float32)]
-            if not all(np.isfinite(a).all() for a in arrays):
-                raise InputError(f"{path}: layer {layer.name} has non-finite weights")
-            values.append((layer, arrays))
-    for layer, arrays in values:
-        layer.set_weights(arrays)
-    return wanted
+    width = check_width(width)
+    return _c3d(name="sports1m_c3d" if head_name == "logits" else "sports1m_c3d_full", num_classes=num_classes,
+                input_shape=input_shape, filters=[scaled(f, width) for f in TEACHER_FILTERS],
+                fc_units=[scaled(u, width) for u in TEACHER_FC], conv_dropout=0.0,
+                preprocess=Sports1MPreprocess(name="sports1m_preprocess"), head_name=head_name)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from models.c3d import assert_outputs_logits
+from models.logits import assert_outputs_logits
 from utils.errors import InputError
 
 FRAMES_KEY = "frames"

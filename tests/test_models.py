@@ -5,16 +5,9 @@ import keras
 import numpy as np
 import pytest
 
-from models.c3d import (
-    Sports1MPreprocess,
-    assert_outputs_logits,
-    ends_in_softmax,
-    load_sports1m_weights,
-    sports1m_c3d,
-    sports1m_c3d_full,
-    student_c3d,
-    teacher_c3d,
-)
+from models.c3d import Sports1MPreprocess, student_c3d, teacher_c3d
+from models.logits import assert_outputs_logits, ends_in_softmax
+from models.sports1m import load_sports1m_weights, sports1m_c3d, sports1m_c3d_full
 from tests.sports1m_factory import CONVS, port_shapes, random_weights, write_keras2_file
 from utils.errors import InputError
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from utils.errors import InputError
 
 EXIT_BAD_INPUT = 2
+INITS = ("glorot", "motion")  # models/initialisation.py's schemes, named here so --help needs no TensorFlow
 EXIT_INTERRUPTED = 130
 
 
@@ -49,6 +50,13 @@ def positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return value
 
 
@@ -134,6 +142,10 @@ def add_training_arguments(parser: argparse.ArgumentParser, epochs: int, output:
     group.add_argument("--lr", type=positive_float, default=1e-4, help="Adam learning rate")
     group.add_argument("--width", type=positive_float, default=1.0,
                        help="channel multiplier of every layer (1.0 = the paper's model)")
+    group.add_argument("--init", choices=INITS, default="glorot",
+                       help="initial weights: glorot (the paper's, Keras's defaults) or motion (He-normal, conv1 as "
+                            "temporal differences: leaves the first-epochs loss plateau at once; see "
+                            "models/initialisation.py)")
     compute = parser.add_argument_group("compute", "speed settings; they do not change what is saved (always a "
                                         "float32 model)")
     compute.add_argument("--mixed_precision", choices=("off", "float16", "bfloat16"), default="off",

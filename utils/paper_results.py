@@ -38,3 +38,76 @@ def guess_dataset(name: str) -> str | None:
         if dataset in upper:
             return dataset
     return None
+
+
+# The paper's protocol (shared/paper-results.md), as the sidecars record settings.
+PAPER_CLIP = [16, 112, 112, 3]
+PAPER_SETTINGS = {"batch_size": 8, "lr": 1e-4, "init": "glorot", "alpha": 0.1, "width": 1.0,
+                  "teacher_epochs": 50, "distillation_epochs": 100, "test_size": 0.2}
+
+
+def _numbers(values) -> str:
+    return ", ".join(f"{v:g}" for v in sorted(set(values)))
+
+
+def departures(records: list[dict]) -> list[str]:
+    """What the models recorded in ``records`` (sidecars) did otherwise than the paper, in words."""
+    found = []
+    shapes = {tuple(r.get("input_shape") or PAPER_CLIP) for r in records}
+    if shapes != {tuple(PAPER_CLIP)}:
+        found.append("clips " + ", ".join("×".join(map(str, s[:3])) for s in sorted(shapes)) + " (paper 16×112×112)")
+    hyper = [r.get("hyperparameters") or {} for r in records]
+    by_role: dict[str, list[dict]] = {}
+    for record in records:
+        by_role.setdefault(_role_name(record), []).append(record)
+    widths = [f"{role} {_numbers(r.get('width', 1.0) for r in group)}" for role, group in by_role.items()
+              if any(r.get("width", 1.0) != 1.0 for r in group)]
+    if widths:
+        found.append("widths " + ", ".join(widths) + " of the paper's networks")
+    epochs = []
+    for role, group in by_role.items():
+        values = [(r.get("hyperparameters") or {}).get("epochs") for r in group]
+        values = [v for v in values if v is not None]
+        paper = {"TFS teacher": 50, "TUTL teacher": 50, "distilled students": 100}.get(role)
+        if values and (paper is None or set(values) != {paper}):
+            epochs.append(f"{role} {_numbers(values)}" + (f" (paper {paper})" if paper else " (paper: not stated)"))
+    if epochs:
+        found.append("epochs: " + "; ".join(epochs))
+    for key, label in (("batch_size", "batch"), ("lr", "Adam learning rate")):
+        values = {h.get(key) for h in hyper if h.get(key) is not None}
+        if values and values != {PAPER_SETTINGS[key]}:
+            found.append(f"{label} {_numbers(values)} (paper {PAPER_SETTINGS[key]:g})")
+    inits = {h.get("init", "glorot") for h in hyper if h}
+    if inits - {"glorot"}:
+        found.append(f"initialisation {', '.join(sorted(inits))} (paper: Keras's Glorot-uniform)")
+    alphas = {(r.get("distillation") or {}).get("alpha") for r in records if r.get("distillation")}
+    if alphas and alphas != {PAPER_SETTINGS["alpha"]}:
+        found.append(f"alpha {_numbers(alphas)} (paper 0.1)")
+    splits = [r.get("split") or {} for r in records]
+    protocols = {(s.get("protocol"), s.get("test_size")) for s in splits if s}
+    if protocols and protocols != {("random", PAPER_SETTINGS["test_size"])}:
+        found.append("split " + ", ".join(f"{p} (test {t:g})" for p, t in sorted(protocols)) + " (paper: random 80/20)")
+    held_out = {s.get("val_size") for s in splits if s.get("val_size")}
+    if held_out:
+        found.append(f"{_numbers(100 * v for v in held_out)}% of the training clips held out to pick the best epoch "
+                     "(paper: none)")
+    precisions = {h.get("mixed_precision") for h in hyper if h.get("mixed_precision") not in (None, "off")}
+    if precisions:
+        found.append(f"mixed precision {', '.join(sorted(precisions))} (paper: float32)")
+    if any(r.get("architecture") == "c3d_sports1m" and r.get("weights_pretext") for r in records):
+        found.append("TUTL teacher from stand-in weights pre-trained on other synthetic actions (paper: Sports-1M)")
+    return found
+
+
+def _role_name(record: dict) -> str:
+    if record.get("role") == "teacher":
+        return "TUTL teacher" if record.get("architecture") == "c3d_sports1m" else "TFS teacher"
+    if record.get("role") == "distilled_student":
+        return "distilled students"
+    return {"student": "student w/o KD"}.get(record.get("role"), str(record.get("role")))
+
+
+def departures_caption(records: list[dict]) -> str:
+    found = departures(records)
+    return ("Departures from the paper's protocol: " + "; ".join(found) + ".") if found else \
+        "Settings as in the paper."

@@ -84,10 +84,11 @@ def roc_png(labels, probabilities: np.ndarray, classes: list[str], path: Path, t
 
 
 def read_history(path: Path) -> dict[str, list[float]]:
-    """The Keras CSVLogger file as columns of floats (empty cells become NaN)."""
+    """The Keras CSVLogger file as columns of floats (empty cells, and the 'NA' CSVLogger writes for
+    a metric an epoch lacks, such as validation ones without a validation part, become NaN)."""
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return {key: [float(row[key]) if row.get(key) not in (None, "") else float("nan") for row in rows]
+    return {key: [float(row[key]) if row.get(key) not in (None, "", "NA") else float("nan") for row in rows]
             for key in (rows[0].keys() if rows else [])}
 
 
@@ -112,16 +113,21 @@ def training_curves_png(history_csv: Path, path: Path, title: str) -> Path:
     return _save(fig, path)
 
 
-def temperature_sweep_png(sweeps: dict[str, dict[float, float]], references: dict[str, float], path: Path,
-                          title: str) -> Path:
-    """Accuracy against temperature, one line per teacher; ``references`` are horizontal lines
-    (the teachers themselves, the student without distillation)."""
+def temperature_sweep_png(sweeps: dict, references: dict, path: Path, title: str) -> Path:
+    """Accuracy against temperature, one line per teacher, with ± one standard deviation over seeds
+    as error bars; ``references`` (the teachers, the students without distillation) are horizontal
+    lines with their band. Values are utils/seed_statistics.Summary of accuracies in [0, 1]."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, points in sweeps.items():
         temperatures = sorted(points)
-        ax.plot(temperatures, [100 * points[t] for t in temperatures], marker="o", label=name)
+        means = [100 * points[t].mean for t in temperatures]
+        errors = [100 * (points[t].std or 0.0) for t in temperatures]
+        ax.errorbar(temperatures, means, yerr=errors, marker="o", capsize=4, label=name)
     for (name, value), style in zip(references.items(), (":", "--", "-.", (0, (1, 4)))):
-        ax.axhline(100 * value, linestyle=style, color="grey", label=name)
+        line = ax.axhline(100 * value.mean, linestyle=style, color="grey", label=name)
+        if value.std:
+            ax.axhspan(100 * (value.mean - value.std), 100 * (value.mean + value.std), color=line.get_color(),
+                       alpha=0.08)
     ax.set_xlabel("temperature T")
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3)

@@ -1,4 +1,4 @@
-"""The paper's protocol as a list of steps, each one of this project's scripts, run in order.
+"""The paper's protocol as a list of steps, each one of this project's scripts, run in order, per seed.
 
 Every step is a separate process (memory and TensorFlow state are freed between models) whose
 outputs are models with sidecars. A step whose outputs all exist, complete (no backup folder of an
@@ -6,21 +6,78 @@ interrupted run beside them) and made with the settings asked for now, is skippe
 step is simply run again and resumes from its last finished epoch. A finished output made with
 other settings (epochs, width, split, another teacher file, other frames) is refused rather than
 mixed into the table.
+
+With several seeds each seed runs the whole protocol in its own folder (``seed_S/``); each seed
+draws its own split, initial weights and shuffling.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from utils import atomic_files
 from utils.errors import InputError
-from utils.paper_results import DATASETS, PUBLISHED, ROWS, TEMPERATURES, distilled_row
+from utils.paper_results import distilled_row
 from utils.run_setup import output_is_complete
 from utils.sidecar import read_sidecar
+from utils.splits import SplitSettings
 
 ROOT = Path(__file__).resolve().parents[1]
+BASELINE_ROW = "Student w/o KD"
+EQUAL_BUDGET_ROW = "Student w/o KD (equal budget)"  # the baseline trained for the distillation epochs
+TIMINGS_FILE = "timings.json"
+
+
+@dataclass(frozen=True)
+class ReproductionSettings:
+    """What reproduce_paper.py was asked for; one seed's protocol is ``for_seed(seed)``."""
+
+    data: Path
+    annotations: Path | None
+    weights: Path | None
+    output_dir: Path
+    split: SplitSettings
+    seeds: tuple[int, ...]
+    per_seed_folders: bool  # seed_S/ folders (--seeds) or the output folder itself (one --seed)
+    teacher_epochs: int = 50
+    student_epochs: int = 50
+    distill_epochs: int = 100
+    batch_size: int = 8
+    lr: float = 1e-4
+    init: str = "glorot"
+    teacher_width: float = 1.0
+    student_width: float = 1.0
+    alpha: float = 0.1
+    temperatures: tuple[float, ...] = (1, 5, 10, 15, 20)
+    timing_runs: int = 10
+
+    @classmethod
+    def from_args(cls, args) -> ReproductionSettings:
+        epochs = (args.epochs,) * 3 if args.epochs else (args.teacher_epochs, args.student_epochs, args.distill_epochs)
+        split = SplitSettings.from_args(args)
+        seeds = tuple(dict.fromkeys(args.seeds)) if args.seeds else (split.seed,)
+        return cls(data=args.data, annotations=args.annotations, weights=args.weights, output_dir=args.output_dir,
+                   split=split, seeds=seeds, per_seed_folders=bool(args.seeds), teacher_epochs=epochs[0],
+                   student_epochs=epochs[1], distill_epochs=epochs[2], batch_size=args.batch_size, lr=args.lr,
+                   init=args.init, teacher_width=args.teacher_width, student_width=args.student_width,
+                   alpha=args.alpha, temperatures=tuple(sorted(set(args.temperatures))),
+                   timing_runs=args.timing_runs)
+
+    def folder(self, seed: int) -> Path:
+        return self.output_dir / f"seed_{seed}" if self.per_seed_folders else self.output_dir
+
+    def for_seed(self, seed: int) -> ReproductionSettings:
+        return replace(self, split=replace(self.split, seed=seed))
+
+    @property
+    def equal_budget_baseline(self) -> bool:
+        """The baseline at the distilled students' epochs is a model of its own only if they differ."""
+        return self.student_epochs != self.distill_epochs
 
 
 @dataclass
@@ -34,54 +91,61 @@ class Step:
     rows: dict[str, Path] = field(default_factory=dict)  # table row -> model file
 
 
-def split_arguments(args) -> list[str]:
-    values = ["--split", args.split, "--test_size", str(args.test_size), "--val_size", str(args.val_size),
-              "--seed", str(args.seed), "--split_id", str(args.split_id)]
-    return values + (["--split_dir", str(args.split_dir)] if args.split_dir else [])
+def plan(settings: ReproductionSettings) -> list[Step]:
+    """The training and distillation steps of one seed (``settings.for_seed``); TUTL with weights."""
+    folder = settings.folder(settings.split.seed)
+    models, runs = folder / "models", folder / "runs"
+    data = ["--data", str(settings.data)] + (["--annotations", str(settings.annotations)] if settings.annotations
+                                             else [])
+    common = ["--batch_size", str(settings.batch_size), "--lr", str(settings.lr)]
+    split = {f"split.{key}": value for key, value in settings.split.to_json().items()}
 
+    def training(epochs: int, width: float | None, init: bool = True) -> dict:
+        expected = {"hyperparameters.epochs": epochs, "hyperparameters.batch_size": settings.batch_size,
+                    "hyperparameters.lr": settings.lr, **split}
+        if width is not None:
+            expected["hyperparameters.width"] = width
+        if init:
+            expected["hyperparameters.init"] = settings.init
+        return expected
 
-def plan(args, models: Path, runs: Path) -> list[Step]:
-    """The training and distillation steps for these arguments (TUTL ones only with --weights)."""
-    data = ["--data", str(args.data)] + (["--annotations", str(args.annotations)] if args.annotations else [])
-    common = ["--batch_size", str(args.batch_size), "--lr", str(args.lr)]
-    split = {"split.protocol": args.split, "split.test_size": args.test_size, "split.val_size": args.val_size,
-             "split.seed": args.seed, "split.split_id": args.split_id,
-             "split.split_dir": str(args.split_dir) if args.split_dir else None}
+    def trained(name: str, script: str, flags: list[str], epochs: int, expected: dict, row: str) -> Step:
+        model = models / f"{name}.keras"
+        return Step(f"{row}", script, data + flags + common + ["--epochs", str(epochs), "--output_path", str(model),
+                                                              "--logdir", str(runs / name)] + settings.split.to_argv(),
+                    [model], expected, rows={row: model})
 
-    def training(epochs: float, width: float) -> dict:
-        return {"hyperparameters.epochs": epochs, "hyperparameters.width": width,
-                "hyperparameters.batch_size": args.batch_size, "hyperparameters.lr": args.lr, **split}
-
-    teachers = [("TFS", ["--task", "train_local_teacher", "--width", str(args.teacher_width)], args.teacher_width)]
-    if args.weights:
-        teachers.append(("TUTL", ["--task", "fintuning_C3D_Sports1M", "--weights", str(args.weights),
-                                  "--width", "1.0"], 1.0))
-    steps = []
-    for name, flags, width in teachers:
-        model = models / f"teacher_{name}.keras"
-        steps.append(Step(f"{name} teacher", "train_teacher.py",
-                          data + flags + common + ["--epochs", str(args.teacher_epochs), "--output_path", str(model),
-                                                   "--logdir", str(runs / model.stem)] + split_arguments(args),
-                          [model], training(args.teacher_epochs, width), rows={f"{name} Teacher": model}))
-    student = models / "student.keras"
-    steps.append(Step("student without distillation", "train_student.py",
-                      data + common + ["--width", str(args.student_width), "--epochs", str(args.student_epochs),
-                                       "--output_path", str(student), "--logdir", str(runs / student.stem)]
-                      + split_arguments(args),
-                      [student], training(args.student_epochs, args.student_width), rows={"Student w/o KD": student}))
-    for name, _, _ in teachers:
+    init = ["--init", settings.init]
+    steps = [trained("teacher_TFS", "train_teacher.py",
+                     ["--task", "train_local_teacher", "--width", str(settings.teacher_width)] + init,
+                     settings.teacher_epochs, training(settings.teacher_epochs, settings.teacher_width), "TFS Teacher")]
+    teachers = ["TFS"]
+    if settings.weights:
+        weights = str(Path(settings.weights).resolve())
+        steps.append(trained("teacher_TUTL", "train_teacher.py",
+                             ["--task", "fintuning_C3D_Sports1M", "--weights", weights], settings.teacher_epochs,
+                             {**training(settings.teacher_epochs, None, init=False), "weights": weights},
+                             "TUTL Teacher"))
+        teachers.append("TUTL")
+    student = ["--width", str(settings.student_width)] + init
+    steps.append(trained("student", "train_student.py", student, settings.student_epochs,
+                         training(settings.student_epochs, settings.student_width), BASELINE_ROW))
+    if settings.equal_budget_baseline:
+        steps.append(trained("student_equal_budget", "train_student.py", student, settings.distill_epochs,
+                             training(settings.distill_epochs, settings.student_width), EQUAL_BUDGET_ROW))
+    for name in teachers:
         teacher = models / f"teacher_{name}.keras"
         base = models / f"student_{name}.keras"
-        outputs = {t: base.with_name(f"{base.stem}_T{t:g}.keras") for t in args.temperatures}
+        outputs = {t: base.with_name(f"{base.stem}_T{t:g}.keras") for t in settings.temperatures}
         steps.append(Step(
-            f"students distilled from the {name} teacher, T = {', '.join(f'{t:g}' for t in args.temperatures)}",
+            f"students distilled from the {name} teacher, T = {', '.join(f'{t:g}' for t in settings.temperatures)}",
             "distill.py",
-            data + common + ["--source", str(teacher), "--width", str(args.student_width), "--epochs",
-                             str(args.distill_epochs), "--alpha", str(args.alpha), "--temperatures",
-                             *[f"{t:g}" for t in args.temperatures], "--output_path", str(base),
-                             "--logdir", str(runs / base.stem)],
+            data + common + student + ["--source", str(teacher), "--epochs", str(settings.distill_epochs),
+                                       "--alpha", str(settings.alpha), "--temperatures",
+                                       *[f"{t:g}" for t in settings.temperatures],
+                                       "--output_path", str(base), "--logdir", str(runs / base.stem)],
             list(outputs.values()),
-            {**training(args.distill_epochs, args.student_width), "distillation.alpha": args.alpha},
+            {**training(settings.distill_epochs, settings.student_width), "distillation.alpha": settings.alpha},
             teacher=teacher, rows={distilled_row(name, t): path for t, path in outputs.items()}))
     return steps
 
@@ -125,6 +189,52 @@ def is_done(step: Step, frames_shape: list[int]) -> bool:
     return done
 
 
+def run_steps(steps: list[Step], frames_shape: list[int], timings: Path, label: str = "") -> None:
+    """Run the steps not yet done, in order, adding each one's wall time to ``timings`` (JSON, kept
+    across resumptions, so the time a finished reproduction took can be reported)."""
+    spent = json.loads(timings.read_text()) if timings.is_file() else {}
+    for number, step in enumerate(steps, 1):  # teachers first: is_done of a distillation hashes its teacher
+        prefix = f"[{label}{number}/{len(steps)}] {step.title}"
+        if is_done(step, frames_shape):
+            print(f"{prefix}: done, skipping", flush=True)
+            continue
+        print(f"{prefix}: python {step.script} {' '.join(step.arguments)}", flush=True)
+        start = time.perf_counter()
+        try:
+            run_script(step.script, step.arguments)
+        finally:
+            spent[step.title] = spent.get(step.title, 0.0) + time.perf_counter() - start
+            timings.parent.mkdir(parents=True, exist_ok=True)
+            atomic_files.write_text(timings, json.dumps(spent, indent=2) + "\n")
+
+
+def evaluation_is_current(comparison: Path, models: list[Path]) -> bool:
+    if not comparison.is_file():
+        return False
+    listed = {Path(report["model"]) for report in json.loads(comparison.read_text()).values()}
+    newest = max(path.stat().st_mtime_ns for path in models)
+    return listed == {path.resolve() for path in models} and comparison.stat().st_mtime_ns > newest
+
+
+def evaluate_seed(settings: ReproductionSettings, steps: list[Step]) -> dict[str, dict]:
+    """evaluate.py over the seed's models (unless already current); row -> its scores."""
+    rows = {row: path for step in steps for row, path in step.rows.items()}
+    models = list(rows.values())
+    evaluation = settings.folder(settings.split.seed) / "evaluation"
+    if evaluation_is_current(evaluation / "comparison.json", models):
+        print(f"evaluation of the {len(models)} models: done, skipping", flush=True)
+    else:
+        print(f"evaluating {len(models)} models", flush=True)
+        run_script("evaluate.py", ["--data", str(settings.data),
+                                   *(["--annotations", str(settings.annotations)] if settings.annotations else []),
+                                   "--recognizer", *map(str, models), "--output_dir", str(evaluation),
+                                   "--batch_size", str(settings.batch_size), "--timing_runs",
+                                   str(settings.timing_runs)])
+    reports = {Path(report["model"]): report for report in
+               json.loads((evaluation / "comparison.json").read_text()).values()}
+    return {row: reports[path.resolve()]["scores"] for row, path in rows.items()}
+
+
 def run_script(script: str, arguments: list[str]) -> None:
     """Run one of the project's scripts in a fresh Python; a failure ends the reproduction with its
     exit status."""
@@ -148,32 +258,3 @@ def run_script(script: str, arguments: list[str]) -> None:
 
 class StepFailed(Exception):
     """A step died without saying why (a signal); the reproduction reports it in one line."""
-
-
-def table_rows(temperatures: list[float]) -> list[str]:
-    """The paper's 13 rows, plus rows for temperatures the paper did not try."""
-    extra = sorted(set(temperatures) - set(TEMPERATURES))
-    rows = list(ROWS)
-    for teacher in ("TFS", "TUTL"):
-        rows += [distilled_row(teacher, t) for t in extra]
-    return rows
-
-
-def paper_table(scores: dict[str, dict], temperatures: list[float], dataset: str | None):
-    """(headers, rows) of the paper-style table; ``scores`` maps a row to evaluate.py's scores."""
-    paper_columns = [dataset] if dataset else list(DATASETS)
-    headers = ["model", "top-1 (%)", "mean class acc. (%)", "macro F1 (%)"]
-    headers += [f"paper {name} (%)" for name in paper_columns]
-    if dataset:
-        headers.append("difference (points)")
-    rows = []
-    for row in table_rows(temperatures):
-        ours = scores.get(row)
-        values = [row] + ([100 * ours["top1_accuracy"], 100 * ours["mean_class_accuracy"], 100 * ours["macro_f1"]]
-                          if ours else ["not run", None, None])
-        published = [PUBLISHED.get(row, {}).get(name) for name in paper_columns]
-        values += published
-        if dataset:
-            values.append(100 * ours["top1_accuracy"] - published[0] if ours and published[0] is not None else None)
-        rows.append(values)
-    return headers, rows

@@ -105,6 +105,18 @@ class SplitSettings:
         return asdict(self)
 
     @classmethod
+    def from_args(cls, args) -> SplitSettings:
+        """From the split flags of utils/cli.add_split_arguments."""
+        return cls(protocol=args.split, test_size=args.test_size, val_size=args.val_size, seed=args.seed,
+                   split_dir=str(args.split_dir) if args.split_dir else None, split_id=args.split_id)
+
+    def to_argv(self) -> list[str]:
+        """The split flags that give these settings to a training script."""
+        argv = ["--split", self.protocol, "--test_size", str(self.test_size), "--val_size", str(self.val_size),
+                "--seed", str(self.seed), "--split_id", str(self.split_id)]
+        return argv + (["--split_dir", self.split_dir] if self.split_dir else [])
+
+    @classmethod
     def from_json(cls, d: dict) -> SplitSettings:
         """Inverse of to_json. Unknown keys are refused: a split that cannot be rebuilt exactly
         would silently change which clips are test clips."""

@@ -29,22 +29,25 @@ class Body:
     forearm: float = 0.14
     thigh: float = 0.25
     shin: float = 0.24
-    thickness: float = 0.035  # limb line width
+    thickness: float = 0.065  # limb line width: thick enough to survive downscaling to 32×32
     body_colour: tuple[int, int, int] = (40, 40, 200)  # BGR, as OpenCV draws
     limb_colour: tuple[int, int, int] = (30, 30, 30)
     head_colour: tuple[int, int, int] = (150, 190, 230)
 
     @classmethod
-    def random(cls, rng: np.random.Generator) -> Body:
-        """An actor: every length within ±15% of the default, random clothing colours."""
+    def random(cls, rng: np.random.Generator, bright: bool | None = None) -> Body:
+        """An actor: every length within ±15% of the default, random clothing colours; ``bright``
+        True (False) keeps every colour channel above (below) mid-grey, to stand out against a dark
+        (light) room."""
         base = cls()
         lengths = {
             name: getattr(base, name) * rng.uniform(0.85, 1.15)
             for name in ("torso", "head_radius", "shoulder_half_width", "hip_half_width",
                          "upper_arm", "forearm", "thigh", "shin", "thickness")
         }
+        low, high = {None: (20, 236), True: (150, 256), False: (0, 106)}[bright]
         colours = {
-            name: tuple(int(c) for c in rng.integers(20, 236, size=3))
+            name: tuple(int(c) for c in rng.integers(low, high, size=3))
             for name in ("body_colour", "limb_colour", "head_colour")
         }
         return replace(base, **lengths, **colours)
@@ -95,6 +98,14 @@ def joint_positions(body: Body, pose: Pose) -> dict[str, np.ndarray]:
     return joints
 
 
+# (from joint, to joint, colour attribute of Body): trunk and hips in clothing, lower limbs in skin
+LIMBS = [("neck", "hip", "body_colour"), ("left_shoulder", "right_shoulder", "body_colour"),
+         ("left_hip", "right_hip", "body_colour")] + [
+    limb for side in ("left", "right") for limb in (
+        (f"{side}_shoulder", f"{side}_elbow", "limb_colour"), (f"{side}_elbow", f"{side}_hand", "limb_colour"),
+        (f"{side}_hip", f"{side}_knee", "body_colour"), (f"{side}_knee", f"{side}_foot", "limb_colour"))]
+
+
 def draw(image: np.ndarray, body: Body, pose: Pose, feet_xy: tuple[float, float], height_px: float,
          lift: float = 0.0) -> None:
     """Draw the figure in place, standing with its lowest foot at ``feet_xy`` (pixels).
@@ -102,25 +113,15 @@ def draw(image: np.ndarray, body: Body, pose: Pose, feet_xy: tuple[float, float]
     ``lift`` raises the whole figure by that fraction of its height (a jump).
     """
     joints = joint_positions(body, pose)
+    names = list(joints)
+    points = np.array([joints[name] for name in names])
     lowest = max(joints["left_foot"][1], joints["right_foot"][1])
     origin = np.array(feet_xy, dtype=float) - np.array([0.0, (lowest + lift) * height_px])
-    scale = 1 << SUBPIXEL_BITS
-
-    def px(name: str) -> tuple[int, int]:
-        x, y = (origin + joints[name] * height_px) * scale
-        return int(round(x)), int(round(y))
+    pixels = np.rint((origin + points * height_px) * (1 << SUBPIXEL_BITS)).astype(int).tolist()
+    at = {name: tuple(xy) for name, xy in zip(names, pixels)}
 
     width = max(1, int(round(body.thickness * height_px)))
-    limbs = [("neck", "hip", body.body_colour), ("left_shoulder", "right_shoulder", body.body_colour),
-             ("left_hip", "right_hip", body.body_colour)]
-    for side in ("left", "right"):
-        limbs += [
-            (f"{side}_shoulder", f"{side}_elbow", body.limb_colour),
-            (f"{side}_elbow", f"{side}_hand", body.limb_colour),
-            (f"{side}_hip", f"{side}_knee", body.body_colour),
-            (f"{side}_knee", f"{side}_foot", body.limb_colour),
-        ]
-    for start, end, colour in limbs:
-        cv2.line(image, px(start), px(end), colour, width, cv2.LINE_AA, SUBPIXEL_BITS)
-    radius = int(round(body.head_radius * height_px * scale))
-    cv2.circle(image, px("head"), radius, body.head_colour, -1, cv2.LINE_AA, SUBPIXEL_BITS)
+    for start, end, part in LIMBS:
+        cv2.line(image, at[start], at[end], getattr(body, part), width, cv2.LINE_AA, SUBPIXEL_BITS)
+    radius = int(round(body.head_radius * height_px * (1 << SUBPIXEL_BITS)))
+    cv2.circle(image, at["head"], radius, body.head_colour, -1, cv2.LINE_AA, SUBPIXEL_BITS)

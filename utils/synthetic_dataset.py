@@ -1,67 +1,60 @@
-"""The built-in synthetic action dataset: stick figures performing actions, as real video files.
+"""The built-in synthetic action dataset: stick figures acting in rooms, written as real video files.
 
 Layout, as UCF101: ``output/Class/v_Class_gGG_cCC.avi`` (XVID in AVI, like UCF101's files).
 
-A group gGG is one actor in one scene: body proportions, clothing colours, background and camera
-are drawn once per (class, group), exactly as a UCF101 group is clips cut from one source video.
-So a random clip-level split puts near-identical scenes on both sides and overstates accuracy,
-as it does on UCF101, while a group split does not. Within a clip the speed, phase, position,
-scale, noise level, brightness and length vary.
+**Only the action tells the class.** A group gGG is one actor in one room (body proportions,
+clothing colours, wall, floor, furniture, lighting), as a UCF101 group is clips cut from one
+source video; group gGG is the same actor and room in every class, so scenes say nothing about
+the class. Within a clip the position, size, timing, speed, noise and brightness are drawn
+independently of the class, and every part of the body the action does not move is held at a
+value drawn from the distribution the moving part passes through (utils/synthetic_actions.py): one
+still frame of any class looks like a frame of any other. Classes differ only in how the figure
+moves, and the default six come in pairs that differ only in time (direction of travel, a move
+and its reverse), so a model has to use the frames' order.
 
-Some classes come in pairs that no single frame can tell apart, only their order in time:
-WalkLeft/WalkRight (mirror-symmetric figure, only the direction of travel differs), SquatDown/
-StandUp and RaiseArms/LowerArms (each the other played backwards, with the same distribution of
-timings). A model has to use time to separate them.
+**Difficulty** is set per dataset (``SyntheticSpec``): class-independent distractor motion
+(objects drifting across the room), camera shake, occluders in front of the actor, sensor noise
+and clip length.
 
-Everything is drawn from ``numpy.random.default_rng`` seeded by (seed, class, group, clip), so a
-given seed always gives the same videos, whatever the order or number of workers.
+Everything is drawn from ``numpy.random.default_rng`` seeded by (seed, group) for a scene and
+(seed, class, group, clip) for a clip, so a given seed always gives the same videos, whatever the
+order or number of workers.
 """
 
 from __future__ import annotations
 
-import math
 import multiprocessing
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from utils import atomic_files
-from utils.stick_figure import Body, Pose, draw
+from utils.stick_figure import Body, draw
+from utils.synthetic_actions import ACTIONS, MAX_TRAVEL, PRETEXT_ACTIONS, TARGET_ACTIONS, action_controls
 
-# Paired classes first, so that the default 6 classes include two time-only pairs.
-ACTIONS = ("WalkLeft", "WalkRight", "SquatDown", "StandUp", "WaveHand", "JumpingJack",
-           "RaiseArms", "LowerArms")
-DEFAULT_CLASSES = 6
-REST = Pose()
+__all__ = ["ACTIONS", "PRETEXT_ACTIONS", "TARGET_ACTIONS", "Scene", "SyntheticSpec", "generate_dataset",
+           "render_clip", "scene_for", "video_relative_path"]
 
 
 @dataclass(frozen=True)
 class Scene:
-    """What stays fixed across one group's clips: the actor, the background and the camera."""
+    """What stays fixed across one group's clips, in every class: the actor and the room."""
 
     body: Body
     background: np.ndarray  # H×W×3 uint8 BGR
     ground_y: float  # pixel row the feet stand on
-    figure_height: float  # pixels
-    camera_x: float  # horizontal centre of the action, pixels
-
-
-def smoothstep(x: np.ndarray | float) -> np.ndarray | float:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3 - 2 * x)
 
 
 def make_scene(rng: np.random.Generator, width: int, height: int) -> Scene:
     """A room: two-tone gradient wall, a floor, a few pieces of furniture, one actor."""
-    top, bottom = rng.integers(30, 226, size=(2, 3))
+    top, bottom = rng.integers(30, 226, size=(2, 3))  # wall colour at the top and the bottom
     ramp = np.linspace(0.0, 1.0, height)[:, None, None]
     background = (top * (1 - ramp) + bottom * ramp).repeat(width, axis=1)
-    ground_y = height * rng.uniform(0.78, 0.92)
-    floor_colour = rng.integers(30, 226, size=3)
-    background[int(ground_y):] = floor_colour
+    ground_y = height * rng.uniform(0.86, 0.95)
+    background[int(ground_y):] = rng.integers(30, 226, size=3)
     background = np.ascontiguousarray(background.astype(np.uint8))
     for _ in range(rng.integers(2, 5)):
         colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
@@ -71,131 +64,155 @@ def make_scene(rng: np.random.Generator, width: int, height: int) -> Scene:
             cv2.rectangle(background, (int(x0), int(y0)), (int(x1), int(ground_y)), colour, -1)
         else:
             cv2.circle(background, (int(x0), int(y0)), int(rng.uniform(0.03, 0.1) * width), colour, -1)
-    return Scene(
-        body=Body.random(rng),
-        background=background,
-        ground_y=ground_y,
-        figure_height=height * rng.uniform(0.5, 0.68),
-        camera_x=width * rng.uniform(0.4, 0.6),
-    )
-
-
-# --- actions: each maps clip progress t in [0, 1] (and per-clip parameters) to a pose -----------
-
-
-def _transition(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A 0 -> 1 move that starts, takes and ends at random times within the clip."""
-    duration = rng.uniform(0.4, 0.75)
-    start = rng.uniform(0.0, 1.0 - duration)
-    return smoothstep((t - start) / duration)
-
-
-def _squat_pose(depth: float) -> Pose:
-    return Pose.symmetric(shoulder=12 + 55 * depth, elbow=10 * depth, hip=6 + 62 * depth, knee=-(4 + 118 * depth))
-
-
-def _arms_pose(raised: float) -> Pose:
-    return Pose.symmetric(shoulder=12 + 158 * raised, elbow=-12 * raised, hip=5, knee=0)
-
-
-@dataclass(frozen=True)
-class Motion:
-    poses: list[Pose]
-    x_offsets: np.ndarray  # horizontal travel of the figure, in figure heights
-    lifts: np.ndarray  # jump height, in figure heights
-
-
-def action_motion(action: str, frames: int, rng: np.random.Generator) -> Motion:
-    """Poses and travel for ``frames`` frames of ``action``, with random speed and phase."""
-    t = np.linspace(0.0, 1.0, frames)
-    still = np.zeros(frames)
-    cycles = rng.uniform(1.2, 3.0)  # speed: repetitions per clip
-    phase = 2 * math.pi * (cycles * t + rng.uniform(0, 1))
-    if action in ("WalkLeft", "WalkRight"):
-        swing = rng.uniform(22, 34)
-        poses = [  # mirror-symmetric at every phase: one frame does not show the direction
-            Pose(left_shoulder=-swing * 0.8 * s, right_shoulder=swing * 0.8 * s,
-                 left_hip=swing * s, right_hip=-swing * s, left_knee=0, right_knee=0,
-                 left_elbow=0, right_elbow=0)
-            for s in np.sin(phase)
-        ]
-        distance = rng.uniform(0.4, 0.8) * (1 if action == "WalkRight" else -1)
-        return Motion(poses, distance * (t - 0.5), 0.015 * np.abs(np.sin(phase)))
-    if action in ("SquatDown", "StandUp"):
-        depth = _transition(t, rng)
-        depth = depth if action == "SquatDown" else depth[::-1]
-        return Motion([_squat_pose(d) for d in depth], still, still)
-    if action in ("RaiseArms", "LowerArms"):
-        raised = _transition(t, rng)
-        raised = raised if action == "RaiseArms" else raised[::-1]
-        return Motion([_arms_pose(r) for r in raised], still, still)
-    if action == "WaveHand":
-        waving_side = "right" if rng.random() < 0.5 else "left"
-        sign = 1 if waving_side == "right" else -1
-        poses = []
-        for s in np.sin(phase * 1.5):
-            angles = {f"{waving_side}_shoulder": sign * 135.0, f"{waving_side}_elbow": sign * (20 + 35 * s)}
-            poses.append(Pose(**{**REST.__dict__, **angles}))
-        return Motion(poses, still, still)
-    if action == "JumpingJack":
-        open_amount = (1 - np.cos(phase)) / 2
-        poses = [Pose.symmetric(shoulder=15 + 150 * c, elbow=0, hip=4 + 24 * c, knee=0) for c in open_amount]
-        return Motion(poses, still, 0.06 * np.abs(np.sin(phase)))
-    raise ValueError(f"unknown action {action!r}; known: {', '.join(ACTIONS)}")
-
-
-# --- clips and files ------------------------------------------------------------------------------
+    # The actor stands out from the wall behind it: bright clothes in a dark room, dark in a light one.
+    wall = background[: int(ground_y)].mean()
+    return Scene(body=Body.random(rng, bright=bool(wall < 128)), background=background, ground_y=ground_y)
 
 
 def _rng(seed: int, *keys: int) -> np.random.Generator:
     return np.random.default_rng([seed, *keys])
 
 
-def scene_for(seed: int, class_index: int, group: int, width: int, height: int) -> Scene:
-    return make_scene(_rng(seed, class_index, group), width, height)
+def scene_for(seed: int, group: int, width: int, height: int) -> Scene:
+    """Group ``group``'s actor and room; the same in every class."""
+    return make_scene(_rng(seed, 1_000_003, group), width, height)
 
 
-def render_clip(action: str, scene: Scene, rng: np.random.Generator, frames: int) -> np.ndarray:
+@dataclass(frozen=True)
+class Difficulty:
+    """Class-independent nuisances; all in pixels of the written video unless said otherwise."""
+
+    distractors: int = 0  # objects drifting across the room in every clip
+    camera_shake: float = 0.5  # standard deviation of the whole frame's jitter (rounded to whole pixels)
+    occlusion: float = 0.1  # probability that a clip has a pillar in front of the actor
+    noise: float = 4.0  # largest standard deviation of the sensor noise (grey levels)
+
+    def check(self) -> None:
+        if self.distractors < 0:
+            raise ValueError(f"--distractors must be 0 or more, got {self.distractors}")
+        for name in ("camera_shake", "noise"):
+            if not 0 <= getattr(self, name) < float("inf"):
+                raise ValueError(f"--{name} must be a finite number >= 0, got {getattr(self, name)}")
+        if not 0 <= self.occlusion <= 1:
+            raise ValueError(f"--occlusion must be between 0 and 1, got {self.occlusion}")
+
+
+def _distractor_tracks(rng: np.random.Generator, count: int, frames: int, width: int, height: int):
+    """(colour, radius, square?, x per frame, y per frame) of each drifting object."""
+    tracks = []
+    for _ in range(count):
+        start = rng.uniform((0, 0.1 * height), (width, 0.8 * height))
+        velocity = rng.uniform(-1.5, 1.5, size=2) * width / 160
+        steps = np.arange(frames)[:, None]
+        path = start + velocity * steps
+        tracks.append((tuple(int(c) for c in rng.integers(0, 256, size=3)),
+                       max(2, int(rng.uniform(0.03, 0.07) * width)), rng.random() < 0.5, path))
+    return tracks
+
+
+def _draw_distractor(image: np.ndarray, track, i: int) -> None:
+    colour, radius, square, path = track
+    x, y = (int(round(v)) for v in path[i])
+    if square:
+        cv2.rectangle(image, (x - radius, y - radius), (x + radius, y + radius), colour, -1)
+    else:
+        cv2.circle(image, (x, y), radius, colour, -1, cv2.LINE_AA)
+
+
+def _shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """``image`` moved by (dx, dy) whole pixels, the edges repeated into the gap (a camera jolt)."""
+    height, width = image.shape[:2]
+    dx, dy = int(np.clip(dx, 1 - width, width - 1)), int(np.clip(dy, 1 - height, height - 1))
+    kept = image[max(-dy, 0):height - max(dy, 0), max(-dx, 0):width - max(dx, 0)]
+    return cv2.copyMakeBorder(kept, max(dy, 0), max(-dy, 0), max(dx, 0), max(-dx, 0), cv2.BORDER_REPLICATE)
+
+
+def render_clip(action: str, scene: Scene, rng: np.random.Generator, frames: int,
+                difficulty: Difficulty = Difficulty()) -> np.ndarray:
     """frames×H×W×3 uint8 BGR video of one clip of ``action`` in ``scene``."""
     height, width = scene.background.shape[:2]
-    motion = action_motion(action, frames, rng)
-    figure_height = scene.figure_height * rng.uniform(0.9, 1.1)
-    start_x = scene.camera_x + rng.uniform(-0.12, 0.12) * width
-    feet_y = scene.ground_y + rng.uniform(-0.03, 0.03) * height
-    noise_sigma = rng.uniform(2.0, 8.0)
-    gain = rng.uniform(0.85, 1.15)
+    controls = action_controls(action, frames, rng)
+    figure_height = height * rng.uniform(0.6, 0.85)
+    margin = (MAX_TRAVEL + 0.3) * figure_height  # room for the walk and the arms
+    centre_x = rng.uniform(margin, width - margin) if width > 2 * margin else width / 2
+    feet_y = scene.ground_y + rng.uniform(-0.02, 0.02) * height
+    noise_sigma = difficulty.noise * rng.uniform(0.3, 1.0)
+    noise_amplitude = int(round(noise_sigma * np.sqrt(3)))  # uniform on [-a, a] has standard deviation a/√3
+    grain_rows, grain_columns = (height + 1) // 2, (width + 1) // 2
+    gain = rng.uniform(0.8, 1.2)
+    distractors = _distractor_tracks(rng, difficulty.distractors, frames, width, height)
+    in_front = rng.random(len(distractors)) < 0.5
+    occluder = None
+    if rng.random() < difficulty.occlusion:
+        bar = rng.uniform(0.06, 0.14) * width
+        x0 = centre_x + rng.uniform(-0.4, 0.4) * figure_height - bar / 2
+        occluder = ((int(x0), 0), (int(x0 + bar), height), tuple(int(c) for c in rng.integers(0, 256, size=3)))
+    shakes = np.rint(rng.normal(0.0, difficulty.camera_shake, size=(frames, 2))).astype(int)  # whole pixels
     video = np.empty((frames, height, width, 3), dtype=np.uint8)
-    for i, pose in enumerate(motion.poses):
+    for i in range(frames):
         image = scene.background.copy()
-        shake = rng.normal(0.0, 0.4, size=2)
-        x = start_x + motion.x_offsets[i] * figure_height + shake[0]
-        draw(image, scene.body, pose, (x, feet_y + shake[1]), figure_height, lift=motion.lifts[i])
-        noisy = image.astype(np.float32) * gain + rng.normal(0.0, noise_sigma, size=image.shape)
-        video[i] = np.clip(noisy, 0, 255).astype(np.uint8)
+        for track, front in zip(distractors, in_front):
+            if not front:
+                _draw_distractor(image, track, i)
+        x = centre_x + controls.travel[i] * figure_height
+        draw(image, scene.body, controls.pose(i), (x, feet_y), figure_height, lift=controls.lift[i])
+        for track, front in zip(distractors, in_front):
+            if front:
+                _draw_distractor(image, track, i)
+        if occluder is not None:
+            cv2.rectangle(image, occluder[0], occluder[1], occluder[2], -1)
+        if shakes[i].any():
+            image = _shifted(image, *shakes[i])
+        lit = cv2.convertScaleAbs(image, alpha=gain)  # brightness, saturating at 255
+        if noise_amplitude:  # uniform integer noise in 2×2 grains (cheap to draw), added with saturation
+            grains = rng.integers(-noise_amplitude, noise_amplitude + 1, (grain_rows, grain_columns, 3), dtype=np.int16)
+            lit = cv2.add(lit, cv2.resize(grains, (width, height), interpolation=cv2.INTER_NEAREST), dtype=cv2.CV_8U)
+        video[i] = lit
     return video
+
+
+def resolve_actions(names: Sequence[str]) -> tuple[str, ...]:
+    """Action names as given, with ``target`` and ``pretext`` standing for their whole sets."""
+    resolved: list[str] = []
+    for name in names:
+        group = {"target": TARGET_ACTIONS, "pretext": PRETEXT_ACTIONS}.get(name, (name,))
+        for action in group:
+            if action not in ACTIONS:
+                raise ValueError(f"--actions {name}: unknown action; known: target, pretext, {', '.join(ACTIONS)}")
+            if action in resolved:
+                raise ValueError(f"--actions: {action} is given twice")
+            resolved.append(action)
+    return tuple(resolved)
 
 
 @dataclass(frozen=True)
 class SyntheticSpec:
-    """How many and what videos to write; the defaults make the demo dataset."""
+    """How many and what videos to write; the defaults make the demo's dataset (750 videos)."""
 
-    classes: int = DEFAULT_CLASSES
-    groups: int = 5
-    clips_per_group: int = 4
+    actions: tuple[str, ...] = TARGET_ACTIONS
+    groups: int = 25
+    clips_per_group: int = 5
     width: int = 160
     height: int = 120
     fps: float = 25.0
     min_seconds: float = 1.6
-    max_seconds: float = 4.0
+    max_seconds: float = 3.2
     seed: int = 0
+    difficulty: Difficulty = field(default_factory=Difficulty)
     fourcc: str = "XVID"
 
     def __post_init__(self):
-        if not 1 <= self.classes <= len(ACTIONS):
-            raise ValueError(f"--classes must be between 1 and {len(ACTIONS)}, got {self.classes}")
+        if len(self.actions) < 1:
+            raise ValueError("at least one action is needed")
+        resolve_actions(self.actions)
         if not 0 < self.min_seconds <= self.max_seconds:
             raise ValueError(f"--min_seconds {self.min_seconds} must be > 0 and <= --max_seconds "
                              f"{self.max_seconds}")
+        self.difficulty.check()
+
+    @property
+    def classes(self) -> int:
+        return len(self.actions)
 
     def video_jobs(self) -> list[tuple[int, int, int]]:
         """(class index, group, clip) for every video, groups and clips numbered from 1."""
@@ -207,9 +224,8 @@ class SyntheticSpec:
         ]
 
 
-def video_relative_path(class_index: int, group: int, clip: int) -> str:
-    name = ACTIONS[class_index]
-    return f"{name}/v_{name}_g{group:02d}_c{clip:02d}.avi"
+def video_relative_path(action: str, group: int, clip: int) -> str:
+    return f"{action}/v_{action}_g{group:02d}_c{clip:02d}.avi"
 
 
 def write_video(path: Path, video: np.ndarray, fps: float, fourcc: str) -> None:
@@ -227,14 +243,19 @@ def write_video(path: Path, video: np.ndarray, fps: float, fourcc: str) -> None:
         staging.replace(temporary)
 
 
+def clip_video(spec: SyntheticSpec, class_index: int, group: int, clip: int) -> np.ndarray:
+    """The BGR frames of one video of ``spec``, as written to disk (before encoding)."""
+    action = spec.actions[class_index]
+    scene = scene_for(spec.seed, group, spec.width, spec.height)
+    rng = _rng(spec.seed, ACTIONS.index(action), group, clip, 1)
+    frames = int(round(rng.uniform(spec.min_seconds, spec.max_seconds) * spec.fps))
+    return render_clip(action, scene, rng, max(frames, 1), spec.difficulty)
+
+
 def _write_one(args: tuple[SyntheticSpec, Path, tuple[int, int, int]]) -> str:
     spec, output, (class_index, group, clip) = args
-    scene = scene_for(spec.seed, class_index, group, spec.width, spec.height)
-    rng = _rng(spec.seed, class_index, group, clip, 1)
-    frames = int(round(rng.uniform(spec.min_seconds, spec.max_seconds) * spec.fps))
-    video = render_clip(ACTIONS[class_index], scene, rng, max(frames, 1))
-    relative = video_relative_path(class_index, group, clip)
-    write_video(output / relative, video, spec.fps, spec.fourcc)
+    relative = video_relative_path(spec.actions[class_index], group, clip)
+    write_video(output / relative, clip_video(spec, class_index, group, clip), spec.fps, spec.fourcc)
     return relative
 
 
@@ -242,18 +263,17 @@ def generate_dataset(spec: SyntheticSpec, output: Path, workers: int = 1,
                      on_video: Callable[[str], None] | None = None) -> list[str]:
     """Write every video of ``spec`` under ``output``; return their relative paths in order."""
     output = Path(output)
-    for class_index in range(spec.classes):
-        (output / ACTIONS[class_index]).mkdir(parents=True, exist_ok=True)
+    for action in spec.actions:
+        (output / action).mkdir(parents=True, exist_ok=True)
     jobs = [(spec, output, job) for job in spec.video_jobs()]
+    written = []
     if workers > 1:
         with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            written = []
             for relative in pool.imap(_write_one, jobs, chunksize=4):
                 written.append(relative)
                 if on_video:
                     on_video(relative)
-            return written
-    written = []
+        return written
     for job in jobs:
         written.append(_write_one(job))
         if on_video:

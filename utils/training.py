@@ -91,6 +91,7 @@ class BestCheckpoint(keras.callbacks.Callback):
     def __init__(self, path: Path, monitor: str = MONITOR, best: float = -math.inf):
         super().__init__()
         self.path, self.monitor, self.best = Path(path), monitor, best
+        self._copy = None  # the float32, optimizer-free model that is saved, built once per run
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
@@ -98,8 +99,13 @@ class BestCheckpoint(keras.callbacks.Callback):
             value = float(epoch)
         if value > self.best:
             self.best = float(value)
+            network = deployable(self.model)
+            if self._copy is None:
+                self._copy = inference_copy(network)
+            elif self._copy is not network:
+                self._copy.set_weights(network.get_weights())
             with interrupts_deferred():  # no .partial file left behind by a Ctrl-C
-                save_model(inference_copy(deployable(self.model)), self.path)
+                save_model(self._copy, self.path)
 
 
 def inference_copy(model: keras.Model) -> keras.Model:
@@ -382,7 +388,7 @@ def train_and_save(model: keras.Model, data, split, args, record: dict, paths: R
             "split": {**args.split_settings.to_json(), "train_indices": split.train.tolist(),
                       "val_indices": split.val.tolist(), "test_indices": split.test.tolist()},
             "hyperparameters": {"batch_size": args.batch_size, "epochs": args.epochs, "lr": args.lr,
-                                "width": args.width, "seed": args.seed, "optimizer": "adam",
+                                "width": args.width, "seed": args.seed, "optimizer": "adam", "init": args.init,
                                 "mixed_precision": args.mixed_precision, "jit_compile": args.jit_compile,
                                 "strategy": args.strategy, "replicas": replicas},
             "metrics": metrics,

@@ -1,0 +1,70 @@
+"""Logits, not probabilities: the check every model of this project passes before it is trained on.
+
+The distillation loss divides logits by the temperature; a model that ends in softmax would soften
+probabilities instead (the original code's defect), and training would silently be wrong.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+
+# Imported for its side effect too: registering Sports1MPreprocess, so that TUTL teachers load.
+import models.c3d  # noqa: F401
+from utils.errors import InputError
+
+
+def _output_operation(model: keras.Model):
+    outputs = getattr(model, "outputs", None) or []
+    if len(outputs) == 1 and hasattr(outputs[0], "_keras_history"):
+        operation = outputs[0]._keras_history[0]
+    else:
+        operation = model.layers[-1]
+    if isinstance(operation, keras.Model):
+        return _output_operation(operation)
+    return operation
+
+
+def _activation_name(activation) -> str:
+    return getattr(activation, "__name__", type(activation).__name__).lower()
+
+
+def ends_in_softmax(model: keras.Model) -> bool:
+    """Whether the model's output comes out of a softmax (layer, activation or keras.ops call)."""
+    operation = _output_operation(model)
+    if type(operation).__name__.lower() in {"softmax", "logsoftmax"}:
+        return True
+    activation = getattr(operation, "activation", None)
+    return activation is not None and _activation_name(activation) in {"softmax", "log_softmax"}
+
+
+def assert_outputs_logits(model: keras.Model, what: str = "model") -> None:
+    """InputError unless the model ends in a layer with no activation (logits).
+
+    The distillation loss divides logits by the temperature; on probabilities that is not the
+    softened distribution the method means, and training would silently be wrong.
+    """
+    operation = _output_operation(model)
+    label = f"{what} ({model.name})"
+    if ends_in_softmax(model):
+        raise InputError(f"{label}: its output layer '{operation.name}' applies softmax; "
+                         f"the models here must output logits (a final Dense with no activation)")
+    activation = getattr(operation, "activation", None)
+    if activation is not None and _activation_name(activation) != "linear":
+        raise InputError(f"{label}: its output layer '{operation.name}' applies "
+                         f"{_activation_name(activation)}; the models here must output logits")
+
+
+def load_logits_model(path: str | os.PathLike, what: str) -> keras.Model:
+    """A saved model checked to output logits; InputError (one line) for a file Keras cannot load.
+
+    Importing this module has registered Sports1MPreprocess, so TUTL teachers load too.
+    """
+    try:
+        model = keras.models.load_model(path)
+    except Exception as error:  # noqa: BLE001  Keras raises many types for a bad file
+        reason = " ".join(str(error).split())  # Keras messages span lines; the contract is one
+        raise InputError(f"{what} {path}: cannot be loaded as a Keras model ({reason[:300]})") from None
+    assert_outputs_logits(model, f"{what} {path}")
+    return model

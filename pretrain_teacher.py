@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Pre-train C3D on other actions and write it as Sports-1M weights: a stand-in for the TUTL teacher.
+
+The paper's TUTL teacher starts from C3D trained on Sports-1M (the public Keras port's
+sports1M_weights_tf.h5), which cannot be downloaded here. This trains the same network (the port's
+layout: conv1 ... fc8, no dropout between conv blocks, BGR minus the Sports-1M means as input) on a
+pretext dataset whose classes are disjoint from the target's, and writes its weights in the port's
+file layout, so that the unchanged TUTL path reads them:
+
+    python make_synthetic_dataset.py --actions pretext --output_path data/pretext_videos
+    python video_to_frames.py --input_path data/pretext_videos --output_path data/pretext_frames \\
+        --frame_height 32 --frame_width 32
+    python pretrain_teacher.py --data data/pretext_frames --width 0.25 --init motion \\
+        --output_path models/pretext_c3d.keras --weights_output models/pretext_sports1M_weights_tf.h5
+    python train_teacher.py --data data/synthetic_frames --task fintuning_C3D_Sports1M \\
+        --weights models/pretext_sports1M_weights_tf.h5 --output_path models/teacher_TUTL.keras
+
+The clips must have the target's size (fc6's input size follows it). Beside the weights file:
+the trained model with its sidecar, history and TensorBoard logs, as for any training; killed or
+interrupted, the same command resumes, and a finished run is not repeated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from utils.cli import (
+    INTERRUPTED_TRAINING,
+    ArgumentParser,
+    add_data_arguments,
+    add_split_arguments,
+    add_training_arguments,
+    run,
+)
+from utils.errors import InputError
+from utils.run_setup import RunPaths, data_and_split
+
+SPORTS1M_INPUT_RANGE = 255.0  # Sports1MPreprocess keeps the 0-255 scale; models/initialisation.py scales conv1 by it
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="pretrain_teacher.py", description=__doc__)
+    add_data_arguments(parser)
+    add_training_arguments(parser, epochs=50, output="outputs/pretext_c3d.keras")
+    parser.add_argument("--weights_output", type=Path, default=None,
+                        help="the weights in the Sports-1M port's layout (default: OUTPUT_sports1M_weights_tf.h5 "
+                             "beside the model)")
+    add_split_arguments(parser)
+    return parser
+
+
+def weights_path(args) -> Path:
+    output = Path(args.output_path)
+    return args.weights_output or output.with_name(f"{output.stem}_sports1M_weights_tf.h5")
+
+
+def main() -> None:
+    args = build_parser().parse_args()
+    target = weights_path(args)
+    if target.suffix != ".h5":
+        raise InputError(f"--weights_output {target}: use an .h5 file name (the port's format)")
+    data, split = data_and_split(args)  # fails fast, before TensorFlow loads
+    paths = RunPaths.from_args(args.output_path, args.log_path, args.logdir)
+    if paths.is_complete() and target.is_file():
+        print(f"{paths.output} and {target} exist, skipping (delete them to train again)")
+        return
+
+    from utils.tensorflow_runtime import training_runtime
+
+    strategy = training_runtime(args)
+    import keras
+
+    from models.initialisation import initialise
+    from models.sports1m import sports1m_c3d_full, write_sports1m_weights
+    from utils.training import seed_everything, train_and_save
+
+    if not paths.is_complete():
+        seed_everything(args.seed)
+        with strategy.scope():
+            model = sports1m_c3d_full(None, data.clip_shape, width=args.width, num_classes=data.num_classes)
+            initialise(model, args.init, input_range=SPORTS1M_INPUT_RANGE, head="fc8")
+        record = {"role": "pretext", "architecture": "c3d_sports1m_full", "task": "pretext", "width": args.width}
+        train_and_save(model, data, split, args, record, strategy=strategy)
+    from utils.sidecar import read_sidecar
+
+    record = read_sidecar(paths.output)
+    pretext = {"model": str(paths.output.resolve()), "classes": record["classes"], "input_shape": record["input_shape"],
+               "width": record["width"], "frames": record["data"]["frames"], "metrics": record["metrics"]}
+    write_sports1m_weights(keras.models.load_model(paths.output), target, pretext)
+    print(f"weights in the Sports-1M port's layout: {target} (use with train_teacher.py --task "
+          f"fintuning_C3D_Sports1M --weights {target})")
+
+
+if __name__ == "__main__":
+    run(main, "pretrain_teacher.py", INTERRUPTED_TRAINING)

@@ -1,0 +1,125 @@
+"""reproduce_paper.py's work: every seed's protocol, then the table, its caption and the plot."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from utils import atomic_files
+from utils.errors import InputError
+from utils.paper_results import departures_caption, guess_dataset
+from utils.reproduction import TIMINGS_FILE, ReproductionSettings, evaluate_seed, plan, run_steps
+from utils.sidecar import read_sidecar
+
+
+def check_inputs(settings: ReproductionSettings):
+    """Everything that can be checked before hours of training: data, every seed's split, weights, output."""
+    from utils.frames_data import open_frames
+    from utils.splits import make_split
+
+    data = open_frames(settings.data, settings.annotations)
+    for seed in settings.seeds:
+        split = make_split(data.labels, data.paths, settings.for_seed(seed).split, data.classes)
+        if settings.batch_size > len(split.train):
+            raise InputError(f"--batch_size {settings.batch_size} is larger than the {len(split.train)} training "
+                             "clips")
+    if settings.weights is not None and not Path(settings.weights).is_file():
+        raise InputError(f"--weights {settings.weights}: file not found")
+    for seed in settings.seeds:
+        atomic_files.require_writable_folder(settings.folder(seed) / "models", f"--output_dir {settings.output_dir}")
+    return data
+
+
+def reproduce(settings: ReproductionSettings, dataset: str | None) -> None:
+    data = check_inputs(settings)
+    dataset = dataset or guess_dataset(data.frames_path.resolve().parent.name)
+    shape = list(data.frames.shape)
+    scores_by_seed, records = {}, []
+    for seed in settings.seeds:
+        one = settings.for_seed(seed)
+        steps = plan(one)
+        folder = one.folder(seed)
+        label = f"seed {seed}, " if settings.per_seed_folders else ""
+        run_steps(steps, shape, folder / TIMINGS_FILE, label)
+        start = time.perf_counter()
+        scores_by_seed[seed] = evaluate_seed(one, steps)
+        _add_time(folder / TIMINGS_FILE, "evaluation", time.perf_counter() - start)
+        seed_records = [read_sidecar(path) for step in steps for path in step.rows.values()]
+        records += seed_records
+        if settings.per_seed_folders:
+            write_report(one, folder, {seed: scores_by_seed[seed]}, seed_records, dataset, data, quiet=True)
+    write_report(settings, settings.output_dir, scores_by_seed, records, dataset, data)
+
+
+def _add_time(timings: Path, key: str, seconds: float) -> None:
+    spent = json.loads(timings.read_text()) if timings.is_file() else {}
+    spent[key] = spent.get(key, 0.0) + seconds
+    atomic_files.write_text(timings, json.dumps(spent, indent=2) + "\n")
+
+
+def time_spent(settings: ReproductionSettings) -> float:
+    """Wall seconds the seeds' steps and evaluations took, over every (resumed) invocation."""
+    total = 0.0
+    for seed in settings.seeds:
+        timings = settings.folder(seed) / TIMINGS_FILE
+        if timings.is_file():
+            total += sum(json.loads(timings.read_text()).values())
+    return total
+
+
+def caption(settings: ReproductionSettings, scores_by_seed: dict, records: list[dict], dataset: str | None,
+            data) -> str:
+    from utils.machine import describe_cpu
+    from utils.paper_table import teacher_comparison
+
+    split = settings.split
+    split_text = (f"official {split.split_id} from {split.split_dir}" if split.protocol == "official"
+                  else f"{split.protocol} (test {split.test_size:g})")
+    seeds = list(scores_by_seed)
+    lines = [
+        f"Data: {data.frames_path} ({len(data.labels)} clips, {data.num_classes} classes, clips "
+        f"{'x'.join(map(str, data.clip_shape[:3]))}); split {split_text}; epochs: teachers {settings.teacher_epochs}, "
+        f"student {settings.student_epochs}, distillation {settings.distill_epochs}; widths: TFS teacher "
+        f"{settings.teacher_width:g}, students {settings.student_width:g}; batch {settings.batch_size}, lr "
+        f"{settings.lr:g}, alpha {settings.alpha:g}, init {settings.init}.",
+        (f"Mean ± standard deviation over {len(seeds)} seeds ({', '.join(map(str, seeds))}); each seed draws its own "
+         "split, initial weights and shuffling. KD gain: a distilled student's top-1 minus the student without "
+         "distillation's on the same seed, mean and 95% t-interval; 'equal budget' compares with the student "
+         "trained for the distillation's epochs."
+         if len(seeds) > 1 else f"One seed ({seeds[0]}). KD gain: a distilled student's top-1 minus the student "
+         "without distillation's; 'equal budget' compares with the student trained for the distillation's epochs."),
+    ]
+    comparison = teacher_comparison(scores_by_seed)
+    if comparison:
+        lines.append(comparison)
+    lines.append(departures_caption(records))
+    lines.append(f"Time: {time_spent(settings) / 3600:.2f} h of wall time for training and evaluation on "
+                 f"{describe_cpu()}.")
+    lines.append("Published numbers: Ullah & Munir 2023, random 80/20 split, full-size models"
+                 + (f", {dataset}." if dataset else "."))
+    return "\n\n".join(lines) + "\n"
+
+
+def write_report(settings: ReproductionSettings, out: Path, scores_by_seed: dict, records: list[dict],
+                 dataset: str | None, data, quiet: bool = False) -> None:
+    from utils.paper_table import csv_headers, paper_table, sweep_points
+    from utils.plots import temperature_sweep_png
+    from utils.tables import markdown_table, write_csv
+
+    temperatures = list(settings.temperatures)
+    headers, text_rows, number_rows = paper_table(scores_by_seed, temperatures, dataset,
+                                                  settings.equal_budget_baseline)
+    text = markdown_table(headers, text_rows) + "\n" + caption(settings, scores_by_seed, records, dataset, data)
+    atomic_files.write_text(out / "paper_table.md", text)
+    write_csv(out / "paper_table.csv", csv_headers(headers, dataset, settings.equal_budget_baseline), number_rows)
+    sweeps, references = sweep_points(scores_by_seed, temperatures)
+    seeds = f" ({len(scores_by_seed)} seeds, mean ± std)" if len(scores_by_seed) > 1 else ""
+    temperature_sweep_png(sweeps, references, out / "accuracy_vs_temperature.png",
+                          f"{dataset or data.frames_path.parent.name}: test accuracy against temperature{seeds}")
+    if not quiet:
+        print()
+        print(text)
+        print(f"table: {out / 'paper_table.md'}; plot: {out / 'accuracy_vs_temperature.png'}; per-model metrics and "
+              f"plots: {settings.folder(settings.seeds[0]) / 'evaluation'}/" + (" (one per seed)" if len(
+                  scores_by_seed) > 1 else ""))
