@@ -34,7 +34,7 @@ from utils.cli import (
     unit_interval,
 )
 from utils.errors import InputError
-from utils.run_setup import RunPaths, data_and_split
+from utils.training.run_setup import RunPaths, data_and_split
 from utils.sidecar import read_sidecar
 
 
@@ -129,9 +129,9 @@ def main() -> None:
     from models.logits import load_logits_model
     from models.distiller import Distiller
     from models.initialisation import initialise
-    from utils.distribution import chief_decides, is_chief
-    from utils.teacher_cache import file_sha256, teacher_logits_table
-    from utils.training import seed_everything, train_and_save
+    from utils.training.distribution import chief_decides, is_chief
+    from utils.training.teacher_cache import file_sha256, teacher_logits_table
+    from utils.training.run import seed_everything, train_and_save
 
     chief = is_chief(strategy)  # the one worker that writes files and reports on them
     with strategy.scope():

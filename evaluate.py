@@ -48,9 +48,9 @@ def build_parser() -> ArgumentParser:
 
 def requested_split(args, model_path: Path):
     """None (the model's own split), or the recorded settings with the split flags given applied."""
-    from utils.evaluation import recorded_settings
+    from utils.evaluation.test_clips import recorded_settings
     from utils.sidecar import read_sidecar, sidecar_path
-    from utils.splits import SplitSettings
+    from utils.data.splits import SplitSettings
 
     given = given_split_settings(args)
     if not given:
@@ -83,8 +83,8 @@ def main() -> None:
     if args.timing_runs < 0:
         raise InputError(f"--timing_runs must be 0 or more, got {args.timing_runs}")
 
-    from utils.evaluation import test_clips_for
-    from utils.frames_data import open_frames
+    from utils.evaluation.test_clips import test_clips_for
+    from utils.data.frames_data import open_frames
     from utils.sidecar import read_sidecar
 
     data = open_frames(args.data, args.annotations)
@@ -103,11 +103,11 @@ def main() -> None:
 
     from models.logits import load_logits_model
     from utils import atomic_files
-    from utils.classification_metrics import classification_metrics, softmax
-    from utils.evaluation import predict_logits
-    from utils.model_complexity import cpu_speed, flops_per_clip, parameter_count, size_on_disk
-    from utils.plots import confusion_matrix_png, roc_png
-    from utils.tables import markdown_table, write_csv
+    from utils.evaluation.metrics import classification_metrics, softmax
+    from utils.evaluation.test_clips import predict_logits
+    from utils.evaluation.model_cost import cpu_speed, flops_per_clip, parameter_count, size_on_disk
+    from utils.evaluation.plots import confusion_matrix_png, roc_png
+    from utils.evaluation.tables import markdown_table, write_csv
 
     for path in args.recognizer:  # loaded twice rather than holding every teacher in memory at once
         load_logits_model(path, "--recognizer")
@@ -144,7 +144,7 @@ def main() -> None:
         rows.append(comparison_row(name, report))
         keras.backend.clear_session()
 
-    from utils.paper_results import departures_caption
+    from utils.evaluation.paper_results import departures_caption
 
     table = markdown_table(COLUMNS, rows) + "\n" + departures_caption([read_sidecar(p) for p in args.recognizer]) + "\n"
     atomic_files.write_text(args.output_dir / "comparison.md", table)

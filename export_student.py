@@ -49,8 +49,8 @@ def main() -> None:
     if not args.recognizer.is_file():
         raise InputError(f"--recognizer {args.recognizer}: model file not found")
 
-    from utils.evaluation import test_clips_for
-    from utils.frames_data import open_frames
+    from utils.evaluation.test_clips import test_clips_for
+    from utils.data.frames_data import open_frames
 
     data = open_frames(args.data, args.annotations)
     clips = test_clips_for(args.recognizer, data)
@@ -63,10 +63,10 @@ def main() -> None:
 
     from models.logits import load_logits_model
     from utils import atomic_files
-    from utils.evaluation import predict_logits
-    from utils.export import FormReport, compare, median_latency_ms, saved_model_runner, tflite_bytes, tflite_runner
-    from utils.input_pipeline import ClipReader
-    from utils.tables import markdown_table
+    from utils.evaluation.test_clips import predict_logits
+    from utils.export.forms import FormReport, compare, median_latency_ms, saved_model_runner, tflite_bytes, tflite_runner
+    from utils.training.input_pipeline import ClipReader
+    from utils.evaluation.tables import markdown_table
 
     model = load_logits_model(args.recognizer, "--recognizer")
     atomic_files.require_writable_folder(args.output_dir, f"--output_dir {args.output_dir}")

@@ -25,8 +25,8 @@ from tqdm import tqdm
 
 from utils.cli import ArgumentParser, non_negative_float, positive_float, positive_int, run, unit_interval
 from utils.errors import InputError
-from utils.resource_usage import available_cores
-from utils.synthetic_dataset import ACTIONS, Difficulty, SyntheticSpec, generate_dataset, resolve_actions
+from utils.machine import available_cores
+from utils.data.synthetic_dataset import ACTIONS, Difficulty, SyntheticSpec, generate_dataset, resolve_actions
 
 
 def build_parser() -> ArgumentParser:

@@ -33,7 +33,7 @@ from utils.cli import (
     run,
 )
 from utils.errors import InputError
-from utils.run_setup import RunPaths, data_and_split
+from utils.training.run_setup import RunPaths, data_and_split
 
 SPORTS1M_INPUT_RANGE = 255.0  # Sports1MPreprocess keeps the 0-255 scale; models/initialisation.py scales conv1 by it
 
@@ -72,7 +72,7 @@ def main() -> None:
 
     from models.initialisation import initialise
     from models.sports1m import sports1m_c3d_full, write_sports1m_weights
-    from utils.training import seed_everything, train_and_save
+    from utils.training.run import seed_everything, train_and_save
 
     if not paths.is_complete():
         seed_everything(args.seed)

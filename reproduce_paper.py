@@ -43,7 +43,7 @@ from utils.cli import (
     unit_interval,
 )
 from utils.errors import InputError
-from utils.paper_results import DATASETS, TEMPERATURES
+from utils.evaluation.paper_results import DATASETS, TEMPERATURES
 
 
 def build_parser() -> ArgumentParser:
@@ -90,14 +90,14 @@ def main() -> None:
     for seed in args.seeds or []:
         if not 0 <= seed < 2**32:
             raise InputError(f"--seeds {seed}: a seed is an integer from 0 to 2**32 - 1")
-    from utils.reproduction import ReproductionSettings
-    from utils.reproduction_report import reproduce
+    from utils.reproduction.protocol import ReproductionSettings
+    from utils.reproduction.report import reproduce
 
     reproduce(ReproductionSettings.from_args(args), args.dataset)
 
 
 def main_reporting_killed_steps() -> None:
-    from utils.reproduction import StepFailed
+    from utils.reproduction.protocol import StepFailed
 
     try:
         main()

@@ -18,7 +18,7 @@ from utils.cli import (
     add_training_arguments,
     run,
 )
-from utils.run_setup import data_and_split
+from utils.training.run_setup import data_and_split
 
 
 def build_parser() -> ArgumentParser:
@@ -39,7 +39,7 @@ def main() -> None:
     strategy = training_runtime(args)
     from models.c3d import student_c3d
     from models.initialisation import initialise
-    from utils.training import seed_everything, train_and_save
+    from utils.training.run import seed_everything, train_and_save
 
     seed_everything(args.seed)
 

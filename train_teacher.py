@@ -27,7 +27,7 @@ from utils.cli import (
     run,
 )
 from utils.errors import InputError
-from utils.run_setup import data_and_split
+from utils.training.run_setup import data_and_split
 
 TASKS = ("train_local_teacher", "fintuning_C3D_Sports1M")  # spelled as in the original project
 
@@ -63,7 +63,7 @@ def main() -> None:
     from models.c3d import teacher_c3d
     from models.sports1m import port_width, sports1m_c3d, weights_pretext
     from models.initialisation import initialise
-    from utils.training import seed_everything, train_and_save
+    from utils.training.run import seed_everything, train_and_save
 
     seed_everything(args.seed)
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from utils.cli import ArgumentParser, positive_int, run
-from utils.frame_extraction import ClipSettings, extract_frames
-from utils.resource_usage import available_cores
-from utils.video import SHORT_VIDEO_POLICIES
+from utils.data.frame_extraction import ClipSettings, extract_frames
+from utils.machine import available_cores
+from utils.data.frame_sampler import SHORT_VIDEO_POLICIES
 
 
 def build_parser() -> ArgumentParser:

@@ -6,7 +6,7 @@ which measures, side by side:
   matmul   float32 2048x2048 matrix products: the dense FLOP/s this machine reaches
   step     training steps of the model on one in-memory batch of 16x112x112 clips (the paper's
            clip size), width 1.0, after warm-up steps; FLOPs per step = 3 x forward FLOPs per
-           clip (utils/model_complexity.py) x batch (backward = two forward-sized products)
+           clip (utils/evaluation/model_cost.py) x batch (backward = two forward-sized products)
 
 Variants: TensorFlow's default CPU setting on this machine (oneDNN off on AMD CPUs: the "before"),
 this project's setting (oneDNN on), XLA (``--jit_compile on``) and a larger batch. The efficiency
@@ -43,9 +43,9 @@ def measure(model_name: str, batch: int, jit: bool, steps: int, precision: str =
     import tensorflow as tf
 
     from models.c3d import student_c3d, teacher_c3d
-    from utils.model_complexity import flops_per_clip
-    from utils.precision import set_precision
-    from utils.training import compile_classifier
+    from utils.evaluation.model_cost import flops_per_clip
+    from utils.training.precision import set_precision
+    from utils.training.run import compile_classifier
 
     set_precision(precision)
     def matmul_flops(n: int = 2048, reps: int = 10) -> float:

@@ -2,7 +2,7 @@
 
 Both at the paper's width and clip size (16x112x112, 101 classes as UCF101), float32 on this CPU:
 parameters, forward FLOPs per clip, size of the saved .keras file, median latency per clip at
-batch 1 and throughput at batch 8 (utils/model_complexity.py, as evaluate.py reports them).
+batch 1 and throughput at batch 8 (utils/evaluation/model_cost.py, as evaluate.py reports them).
 
     python -m bench.deployment [--large]     # --large: more timed runs
 """
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     import utils  # noqa: F401  CPU settings before TensorFlow loads
     from models.c3d import student_c3d, teacher_c3d
-    from utils.model_complexity import cpu_speed, flops_per_clip, parameter_count, size_on_disk
+    from utils.evaluation.model_cost import cpu_speed, flops_per_clip, parameter_count, size_on_disk
 
     runs = 15 if args.large else 5
     models = {}

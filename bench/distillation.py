@@ -41,9 +41,9 @@ def main(argv: list[str] | None = None) -> dict:
     from bench.input_pipeline import real_frames_folder
     from models.c3d import student_c3d, teacher_c3d
     from models.distiller import Distiller
-    from utils.frames_data import open_frames
-    from utils.input_pipeline import clip_dataset
-    from utils.training import seed_everything
+    from utils.data.frames_data import open_frames
+    from utils.training.input_pipeline import clip_dataset
+    from utils.training.run import seed_everything
 
     clips = args.clips * (4 if args.large else 1)
     data = open_frames(real_frames_folder(args.workdir / "frames", clips=clips, shape=(16, 32, 32)))

@@ -4,7 +4,7 @@ All three run in this one process run, on the same UCF-like videos (synthetic, 3
 25 fps, 3–7 s each, like UCF101's), alternating, best of ``--repeats``:
 
   seek   the original: container frame count, CAP_PROP_POS_FRAMES seek per sampled frame, 1 process
-  ours   utils.frame_extraction.extract_frames with all cores, writing frames.npy
+  ours   utils.data.frame_extraction.extract_frames with all cores, writing frames.npy
   floor  every frame decoded once (grab) and nothing else, all cores, same process pool kind
 
 It also counts the videos where the seek method took at least one wrong frame, and measures
@@ -33,10 +33,10 @@ import cv2
 import numpy as np
 
 from bench.seek_baseline import seek_extract
-from utils.dataset_layout import discover_videos
-from utils.frame_extraction import ClipSettings, extract_frames
-from utils.resource_usage import available_cores
-from utils.synthetic_dataset import SyntheticSpec, generate_dataset
+from utils.data.dataset_layout import discover_videos
+from utils.data.frame_extraction import ClipSettings, extract_frames
+from utils.machine import available_cores
+from utils.data.synthetic_dataset import SyntheticSpec, generate_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 T, H, W = 16, 112, 112

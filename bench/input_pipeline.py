@@ -1,7 +1,7 @@
 """Input-pipeline benchmarks: streaming from frames.npy on disk vs one batch in memory, and memory.
 
 1. Speed: the same student model trains ``--steps`` steps (after a warm-up epoch) fed by
-   utils.input_pipeline.clip_dataset over a frames.npy file, and fed by one batch already in
+   utils.training.input_pipeline.clip_dataset over a frames.npy file, and fed by one batch already in
    memory repeated; both in this process, alternating. Target: streaming under 10% slower.
 2. Memory: one epoch of the input pipeline over a 1 GiB frames.npy and over a 4 GiB one (sparse
    files of 16x112x112 clips, so no disk is spent), each in its own process; and with ``--large``
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def sparse_frames_folder(folder: Path, clips: int, shape=(16, 32, 32), classes: int = 4) -> Path:
     """A frames folder whose frames.npy is a sparse file of zeros: any size, no disk or write time."""
-    from utils.npy_stream import HEADER_BYTES, npy_header
+    from utils.data.npy_stream import HEADER_BYTES, npy_header
 
     folder.mkdir(parents=True, exist_ok=True)
     frames = folder / "frames.npy"
@@ -65,9 +65,9 @@ def speed(workdir: Path, steps: int, repeats: int) -> dict:
     import tensorflow as tf
 
     from models.c3d import student_c3d
-    from utils.frames_data import open_frames
-    from utils.input_pipeline import clip_dataset
-    from utils.training import compile_classifier, seed_everything
+    from utils.data.frames_data import open_frames
+    from utils.training.input_pipeline import clip_dataset
+    from utils.training.run import compile_classifier, seed_everything
 
     batch = 8
     data = open_frames(real_frames_folder(workdir / "speed_frames", clips=512))
@@ -97,8 +97,8 @@ def train_peak(folder: Path, output: Path) -> dict:
 
 def pipeline_peak(folder: Path) -> float:
     """Peak RSS (MiB) of a process that streams one shuffled epoch of batches of 8 from ``folder``."""
-    code = ("import sys, numpy as np; from utils.frames_data import open_frames; "
-            "from utils.input_pipeline import clip_dataset; from utils.resource_usage import peak_rss_mib; "
+    code = ("import sys, numpy as np; from utils.data.frames_data import open_frames; "
+            "from utils.training.input_pipeline import clip_dataset; from utils.machine import peak_rss_mib; "
             "d = open_frames(sys.argv[1]); "
             "n = sum(int(c.shape[0]) for c, _ in clip_dataset(d, np.arange(len(d.labels)), 8, True)); "
             "assert n == len(d.labels); print(peak_rss_mib())")
@@ -108,7 +108,7 @@ def pipeline_peak(folder: Path) -> float:
 
 
 def whole_load_peak(folder: Path) -> float:
-    code = ("import numpy as np, sys; from utils.resource_usage import peak_rss_mib; "
+    code = ("import numpy as np, sys; from utils.machine import peak_rss_mib; "
             "a = np.load(sys.argv[1]); a.sum(dtype=np.uint64); print(peak_rss_mib())")
     result = subprocess.run([sys.executable, "-c", code, str(folder / "frames.npy")], check=True, cwd=ROOT,
                             capture_output=True, text=True)

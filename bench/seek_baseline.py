@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from utils.dataset_layout import discover_videos
-from utils.resource_usage import peak_rss_mib
+from utils.data.dataset_layout import discover_videos
+from utils.machine import peak_rss_mib
 
 
 def seek_clip(path: str, sequence_length: int, height: int, width: int) -> list[np.ndarray]:

@@ -13,7 +13,7 @@ probabilities by T, as the original code did, softens nothing the formula means.
 The teacher runs with ``training=False`` (no dropout) and gets no gradients. Its logits come either
 from the teacher itself on each batch, or precomputed: pass inputs as a dict
 ``{"frames": clips, "teacher_logits": logits}`` and the teacher is not run at all (offline
-distillation without augmentation gives the same logits every epoch; see utils/teacher_cache.py).
+distillation without augmentation gives the same logits every epoch; see utils/training/teacher_cache.py).
 Evaluation reports the student's cross-entropy and accuracy only.
 """
 

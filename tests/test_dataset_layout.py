@@ -1,4 +1,4 @@
-from utils.dataset_layout import discover_videos
+from utils.data.dataset_layout import discover_videos
 
 
 def touch(path):

@@ -5,8 +5,8 @@ import pytest
 
 from tests.frames_factory import write_frames_folder
 from tests.scripts import run_script
-from utils.frames_data import open_frames
-from utils.teacher_cache import cache_key, cache_path, file_sha256, load_cache
+from utils.data.frames_data import open_frames
+from utils.training.teacher_cache import cache_key, cache_path, file_sha256, load_cache
 
 FAST = ["--width", "0.25", "--batch_size", "4", "--lr", "1e-3"]
 

@@ -16,9 +16,9 @@ import pytest
 
 from tests.frames_factory import write_frames_folder
 from tests.scripts import ROOT, assert_one_line_error, history_epochs, kill_point, run_script, wait_until
-from utils.distribution import is_chief, worker_place
-from utils.frames_data import open_frames
-from utils.input_pipeline import clip_dataset
+from utils.training.distribution import is_chief, worker_place
+from utils.data.frames_data import open_frames
+from utils.training.input_pipeline import clip_dataset
 
 FAST = ["--width", "0.125", "--batch_size", "4", "--lr", "1e-3", "--epochs", "2"]
 
@@ -39,7 +39,7 @@ def test_the_chief_is_the_chief_task_or_worker_0():
 
 
 def test_strategy_selection_on_a_cpu_machine():
-    code = ("import json, utils.distribution as d; s = {n: d.make_strategy(n) for n in ('none', 'auto', 'mirrored')}; "
+    code = ("import json, utils.training.distribution as d; s = {n: d.make_strategy(n) for n in ('none', 'auto', 'mirrored')}; "
             "print(json.dumps({n: [type(v).__name__, v.num_replicas_in_sync] for n, v in s.items()}))")
     env = {**os.environ, "HAR_KD_LOGICAL_CPUS": "2"}
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

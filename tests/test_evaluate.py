@@ -71,7 +71,7 @@ def test_scores_agree_with_scikit_learn_on_the_saved_predictions(trained):
 def test_writes_plots_cost_and_a_comparison_table(trained):
     import keras
 
-    from utils.model_complexity import flops_per_clip
+    from utils.evaluation.model_cost import flops_per_clip
 
     _, model, output, result = trained
     for name in ("confusion_matrix.png", "roc.png"):

@@ -3,8 +3,8 @@ import pytest
 
 from tests.frames_factory import write_frames_folder
 from utils.errors import InputError
-from utils.frames_data import FramesData, open_frames
-from utils.input_pipeline import ClipReader, clip_dataset
+from utils.data.frames_data import FramesData, open_frames
+from utils.training.input_pipeline import ClipReader, clip_dataset
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from models.c3d import student_c3d, teacher_c3d
-from utils.classification_metrics import one_vs_rest_auc, softmax
-from utils.model_complexity import flops_per_clip, layer_costs, parameter_count, profiler_flops
-from utils.plots import confusion_matrix_png, roc_png, temperature_sweep_png, training_curves_png
+from utils.evaluation.metrics import one_vs_rest_auc, softmax
+from utils.evaluation.model_cost import flops_per_clip, layer_costs, parameter_count, profiler_flops
+from utils.evaluation.plots import confusion_matrix_png, roc_png, temperature_sweep_png, training_curves_png
 
 
 def tiny_model():

@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from utils.npy_stream import HEADER_BYTES, ClipArrayWriter, npy_header, write_clip
+from utils.data.npy_stream import HEADER_BYTES, ClipArrayWriter, npy_header, write_clip
 
 
 def test_header_is_a_valid_npy_header_of_fixed_size():

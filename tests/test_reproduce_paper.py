@@ -9,7 +9,7 @@ import pytest
 from tests.frames_factory import write_frames_folder
 from tests.scripts import assert_one_line_error, kill_point, run_script, start_script, wait_until
 from tests.sports1m_factory import constant_weights, port_shapes, write_keras2_file
-from utils.paper_results import PUBLISHED, ROWS
+from utils.evaluation.paper_results import PUBLISHED, ROWS
 
 
 def table_rows(markdown: str) -> list[list[str]]:

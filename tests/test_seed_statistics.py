@@ -5,10 +5,10 @@ import math
 import pytest
 from scipy import stats
 
-from utils.paper_results import ROWS
-from utils.paper_table import gain, paper_table, teacher_comparison
-from utils.reproduction import BASELINE_ROW, EQUAL_BUDGET_ROW
-from utils.seed_statistics import paired_differences, summarise
+from utils.evaluation.paper_results import ROWS
+from utils.evaluation.paper_table import gain, paper_table, teacher_comparison
+from utils.reproduction.protocol import BASELINE_ROW, EQUAL_BUDGET_ROW
+from utils.evaluation.seed_statistics import paired_differences, summarise
 
 
 def test_summary_is_the_sample_mean_std_and_t_interval():

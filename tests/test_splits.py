@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from utils.errors import InputError
-from utils.splits import PROTOCOLS, Split, SplitSettings, describe, group_of, make_split
+from utils.data.splits import PROTOCOLS, Split, SplitSettings, describe, group_of, make_split
 
 
 def ucf101_style(classes=("ApplyEyeMakeup", "Basketball", "Diving"), groups=7, clips=4):

@@ -4,9 +4,9 @@ from scipy.stats import ks_2samp
 
 from tests.scripts import assert_one_line_error, run_script
 from tests.video_factory import decode_all
-from utils.stick_figure import Body, joint_positions
-from utils.synthetic_actions import PRETEXT_ACTIONS, TARGET_ACTIONS, action_controls
-from utils.synthetic_dataset import (
+from utils.data.stick_figure import Body, joint_positions
+from utils.data.synthetic_actions import PRETEXT_ACTIONS, TARGET_ACTIONS, action_controls
+from utils.data.synthetic_dataset import (
     Difficulty,
     SyntheticSpec,
     clip_video,
@@ -122,7 +122,7 @@ def test_one_still_frame_of_the_default_set_is_no_better_than_chance_but_motion_
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
-    from utils.video import resize_to_rgb, select_frame_indices
+    from utils.data.frame_sampler import resize_to_rgb, select_frame_indices
 
     spec = SyntheticSpec()
     still, motion, labels = [], [], []

@@ -11,7 +11,7 @@ from tests.video_factory import (
     truncate,
     write_video,
 )
-from utils.video import VideoError, read_clip, resize_to_rgb, select_frame_indices
+from utils.data.frame_sampler import VideoError, read_clip, resize_to_rgb, select_frame_indices
 
 
 @pytest.mark.parametrize(

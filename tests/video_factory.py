@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from utils.video import resize_to_rgb, select_frame_indices
+from utils.data.frame_sampler import resize_to_rgb, select_frame_indices
 
 CODECS = {  # fourcc -> container extension, as UCF11 (MPEG-1), UCF101/HMDB51 (XVID/DivX) and others
     "MJPG": ".avi",

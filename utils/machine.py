@@ -1,4 +1,5 @@
-"""What CPU this is: its model and the instruction-set flags that decide how fast TensorFlow runs.
+"""This machine as the reports see it: usable cores, peak memory of this process, and the CPU's model
+and instruction-set flags.
 
 Machines of the same kind differ in CPU generation (some have AVX-512 bfloat16 and VNNI units, some
 not), so every benchmark and reported time names the CPU it ran on.
@@ -6,12 +7,36 @@ not), so every benchmark and reported time names the CPU it ran on.
 
 from __future__ import annotations
 
+import os
 import platform
 import re
+import resource
+import sys
 from functools import lru_cache
 from pathlib import Path
 
-from utils.resource_usage import available_cores
+
+def peak_rss_mib() -> float:
+    """Largest resident set size this process has had so far, in MiB.
+
+    Linux's VmHWM belongs to the current program image; ru_maxrss is not used there because it
+    survives fork and exec, so a child started by a large parent would report the parent's peak.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**10  # kB
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB elsewhere
+
+
+def available_cores() -> int:
+    """Cores this process may run on (respects taskset/cgroup CPU affinity, unlike cpu_count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
 
 # The flags that change TensorFlow's speed on a CPU (Linux /proc/cpuinfo spelling).
 RELEVANT_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_bf16",

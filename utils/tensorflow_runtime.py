@@ -47,8 +47,8 @@ def training_runtime(args):
     """TensorFlow loaded and set as the training flags say (--mixed_precision, --strategy); returns
     the tf.distribute strategy to build and train the model under."""
     import_tensorflow()
-    from utils.distribution import check_jit_with_replicas, make_strategy
-    from utils.precision import check_supported, set_precision
+    from utils.training.distribution import check_jit_with_replicas, make_strategy
+    from utils.training.precision import check_supported, set_precision
 
     check_supported(args.mixed_precision, args.jit_compile)
     set_precision(args.mixed_precision)

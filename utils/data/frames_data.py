@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.errors import InputError
-from utils.frame_extraction import CLASSES_FILE, FRAMES_FILE, LABELS_FILE, PATHS_FILE
+from utils.data.frame_extraction import CLASSES_FILE, FRAMES_FILE, LABELS_FILE, PATHS_FILE
 
 
 @dataclass(frozen=True)

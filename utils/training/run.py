@@ -16,7 +16,7 @@ optimizer state, epoch number), drops history rows of unfinished epochs, remembe
 validation accuracy so far, and trains the remaining epochs. The backup and the running best are
 removed once the final model and sidecar are written.
 
-The epochs run in ``run_epochs``, one loop for every tf.distribute strategy (utils/distribution.py);
+The epochs run in ``run_epochs``, one loop for every tf.distribute strategy (utils/training/distribution.py);
 under several workers only the chief writes the files above.
 """
 
@@ -38,8 +38,8 @@ import numpy as np
 
 from utils.atomic_files import interrupts_deferred
 from utils.cli import jit_compile_value
-from utils.resource_usage import peak_rss_mib
-from utils.run_setup import RunPaths
+from utils.machine import peak_rss_mib
+from utils.training.run_setup import RunPaths
 
 MONITOR = "val_accuracy"
 
@@ -112,7 +112,7 @@ def inference_copy(model: keras.Model) -> keras.Model:
     """The model without its optimizer, in float32: a compiled model's file also holds the Adam
     moments, two more copies of every weight, which a saved result never needs (resumption uses
     the backup)."""
-    from utils.precision import float32_config, float32_policy
+    from utils.training.precision import float32_config, float32_policy
 
     mixed = model.dtype_policy.name != "float32"
     if getattr(model, "optimizer", None) is None and not mixed:
@@ -169,7 +169,7 @@ def fit(model: keras.Model, train_input: Callable, validation, epochs: int, path
     ``share``); ``validation`` is a plain dataset every worker scores whole. A worker other than the
     chief writes nothing: it resumes from a copy of the chief's backup (``worker_paths``).
     """
-    from utils.distribution import chief_decides
+    from utils.training.distribution import chief_decides
 
     finished, best = resume_state(paths) if chief else (finished_epochs(paths), -math.inf)
     if chief_decides(strategy, finished >= epochs and paths.best.is_file()):
@@ -328,8 +328,8 @@ def train_and_save(model: keras.Model, data, split, args, record: dict, paths: R
     """
     import tensorflow as tf
 
-    from utils.distribution import check_batch_size, chief_decides, is_chief
-    from utils.input_pipeline import ClipReader, clip_dataset
+    from utils.training.distribution import check_batch_size, chief_decides, is_chief
+    from utils.training.input_pipeline import ClipReader, clip_dataset
     from utils.sidecar import library_versions, read_sidecar
 
     strategy = strategy or tf.distribute.get_strategy()
@@ -398,7 +398,7 @@ def train_and_save(model: keras.Model, data, split, args, record: dict, paths: R
             "versions": library_versions(),
         }
 
-    from utils.plots import training_curves_png
+    from utils.evaluation.plots import training_curves_png
 
     training_curves_png(paths.history, paths.curves, f"{paths.output.stem} ({record['role']})")
     _, final = finish(paths, with_metrics)

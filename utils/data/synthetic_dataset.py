@@ -7,7 +7,7 @@ clothing colours, wall, floor, furniture, lighting), as a UCF101 group is clips 
 source video; group gGG is the same actor and room in every class, so scenes say nothing about
 the class. Within a clip the position, size, timing, speed, noise and brightness are drawn
 independently of the class, and every part of the body the action does not move is held at a
-value drawn from the distribution the moving part passes through (utils/synthetic_actions.py): one
+value drawn from the distribution the moving part passes through (utils/data/synthetic_actions.py): one
 still frame of any class looks like a frame of any other. Classes differ only in how the figure
 moves, and the default six come in pairs that differ only in time (direction of travel, a move
 and its reverse), so a model has to use the frames' order.
@@ -32,8 +32,8 @@ import cv2
 import numpy as np
 
 from utils import atomic_files
-from utils.stick_figure import Body, draw
-from utils.synthetic_actions import ACTIONS, MAX_TRAVEL, PRETEXT_ACTIONS, TARGET_ACTIONS, action_controls
+from utils.data.stick_figure import Body, draw
+from utils.data.synthetic_actions import ACTIONS, MAX_TRAVEL, PRETEXT_ACTIONS, TARGET_ACTIONS, action_controls
 
 __all__ = ["ACTIONS", "PRETEXT_ACTIONS", "TARGET_ACTIONS", "Scene", "SyntheticSpec", "generate_dataset",
            "render_clip", "scene_for", "video_relative_path"]

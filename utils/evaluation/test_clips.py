@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from utils.errors import InputError
-from utils.frames_data import FramesData
+from utils.data.frames_data import FramesData
 from utils.sidecar import read_sidecar, sidecar_path
-from utils.splits import SplitSettings, make_split
+from utils.data.splits import SplitSettings, make_split
 
 INDEX_KEYS = ("train_indices", "val_indices", "test_indices")
 
@@ -86,7 +86,7 @@ def test_clips_for(model_path: Path, data: FramesData, requested: SplitSettings 
 
 def predict_logits(model, data: FramesData, indices: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """(logits N×K float32, labels N) of the clips at sorted ``indices``, streamed in batches."""
-    from utils.input_pipeline import clip_dataset
+    from utils.training.input_pipeline import clip_dataset
 
     indices = np.asarray(indices, np.int64)
     if np.any(np.diff(indices) < 0):

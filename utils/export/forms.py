@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from utils.resource_usage import available_cores
+from utils.machine import available_cores
 from utils.tensorflow_runtime import native_stderr_hidden
 
 if TYPE_CHECKING:
-    from utils.input_pipeline import ClipReader
+    from utils.training.input_pipeline import ClipReader
 
 
 @dataclass

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from utils.stick_figure import Pose
+from utils.data.stick_figure import Pose
 
 # The demo's and the reproduction's classes, in label order: three pairs that only time separates.
 TARGET_ACTIONS = ("WalkLeft", "WalkRight", "SquatDown", "StandUp", "RaiseArms", "LowerArms")

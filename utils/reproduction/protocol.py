@@ -22,10 +22,10 @@ from pathlib import Path
 
 from utils import atomic_files
 from utils.errors import InputError
-from utils.paper_results import distilled_row
-from utils.run_setup import output_is_complete
+from utils.evaluation.paper_results import distilled_row
+from utils.training.run_setup import output_is_complete
 from utils.sidecar import read_sidecar
-from utils.splits import SplitSettings
+from utils.data.splits import SplitSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE_ROW = "Student w/o KD"
@@ -165,7 +165,7 @@ def _same(a, b) -> bool:
 def is_done(step: Step, frames_shape: list[int]) -> bool:
     """True when every output of ``step`` is complete and made as asked; InputError when one is
     complete but made otherwise (see the module docstring)."""
-    from utils.teacher_cache import file_sha256
+    from utils.training.teacher_cache import file_sha256
 
     done = True
     teacher_sha = None

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from utils import atomic_files
-from utils.frames_data import FramesData
+from utils.data.frames_data import FramesData
 
 
 def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
@@ -61,8 +61,8 @@ def teacher_logits_table(teacher, teacher_path: Path, teacher_sha256: str, data:
     """(logits for every row of frames.npy — NaN outside ``indices`` —, cache file, reused?).
 
     ``write`` False (workers other than a multi-worker run's chief) computes without writing."""
-    from utils.evaluation import logits_over
-    from utils.input_pipeline import clip_dataset
+    from utils.evaluation.test_clips import logits_over
+    from utils.training.input_pipeline import clip_dataset
 
     indices = np.sort(np.asarray(indices, dtype=np.int64))
     key = cache_key(teacher_sha256, data, indices)

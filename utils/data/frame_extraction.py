@@ -32,11 +32,11 @@ import numpy as np
 from tqdm import tqdm
 
 from utils import atomic_files
-from utils.dataset_layout import VideoEntry, discover_videos
+from utils.data.dataset_layout import VideoEntry, discover_videos
 from utils.errors import InputError
-from utils.npy_stream import ClipArrayWriter, write_clip
-from utils.resource_usage import available_cores, peak_rss_mib
-from utils.video import VideoError, read_clip
+from utils.data.npy_stream import ClipArrayWriter, write_clip
+from utils.machine import available_cores, peak_rss_mib
+from utils.data.frame_sampler import VideoError, read_clip
 
 FRAMES_FILE = "frames.npy"
 LABELS_FILE = "labels.npy"

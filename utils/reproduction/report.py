@@ -8,15 +8,15 @@ from pathlib import Path
 
 from utils import atomic_files
 from utils.errors import InputError
-from utils.paper_results import departures_caption, guess_dataset
-from utils.reproduction import TIMINGS_FILE, ReproductionSettings, evaluate_seed, plan, run_steps
+from utils.evaluation.paper_results import departures_caption, guess_dataset
+from utils.reproduction.protocol import TIMINGS_FILE, ReproductionSettings, evaluate_seed, plan, run_steps
 from utils.sidecar import read_sidecar
 
 
 def check_inputs(settings: ReproductionSettings):
     """Everything that can be checked before hours of training: data, every seed's split, weights, output."""
-    from utils.frames_data import open_frames
-    from utils.splits import make_split
+    from utils.data.frames_data import open_frames
+    from utils.data.splits import make_split
 
     data = open_frames(settings.data, settings.annotations)
     for seed in settings.seeds:
@@ -71,7 +71,7 @@ def time_spent(settings: ReproductionSettings) -> float:
 def caption(settings: ReproductionSettings, scores_by_seed: dict, records: list[dict], dataset: str | None,
             data) -> str:
     from utils.machine import describe_cpu
-    from utils.paper_table import teacher_comparison
+    from utils.evaluation.paper_table import teacher_comparison
 
     split = settings.split
     split_text = (f"official {split.split_id} from {split.split_dir}" if split.protocol == "official"
@@ -103,9 +103,9 @@ def caption(settings: ReproductionSettings, scores_by_seed: dict, records: list[
 
 def write_report(settings: ReproductionSettings, out: Path, scores_by_seed: dict, records: list[dict],
                  dataset: str | None, data, quiet: bool = False) -> None:
-    from utils.paper_table import csv_headers, paper_table, sweep_points
-    from utils.plots import temperature_sweep_png
-    from utils.tables import markdown_table, write_csv
+    from utils.evaluation.paper_table import csv_headers, paper_table, sweep_points
+    from utils.evaluation.plots import temperature_sweep_png
+    from utils.evaluation.tables import markdown_table, write_csv
 
     temperatures = list(settings.temperatures)
     headers, text_rows, number_rows = paper_table(scores_by_seed, temperatures, dataset,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from utils import atomic_files
 from utils.errors import InputError
-from utils.frames_data import open_frames
-from utils.splits import SplitSettings, describe, make_split
+from utils.data.frames_data import open_frames
+from utils.data.splits import SplitSettings, describe, make_split
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from utils.frames_data import FramesData
+from utils.data.frames_data import FramesData
 
 
 class ClipReader:
@@ -67,7 +67,7 @@ def clip_dataset(
 
     With ``shuffle`` the order changes every epoch (each new iteration) but is a fixed sequence
     for a given seed. The last batch may be smaller. With ``teacher_logits`` (one row per clip of
-    frames.npy, as utils/teacher_cache.py stores them) the inputs become
+    frames.npy, as utils/training/teacher_cache.py stores them) the inputs become
     ``{"frames": clips, "teacher_logits": rows}``, what models.distiller.Distiller reads.
 
     ``share`` = (first replica, replicas, all replicas) makes this the input of some replicas of a

@@ -1,0 +1,1 @@
+"""Scoring saved models: their test clips, metrics, plots, cost, tables, and the paper's numbers."""

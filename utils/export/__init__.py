@@ -1,0 +1,1 @@
+"""The student in deployable forms (SavedModel, TFLite), each checked against the Keras model."""

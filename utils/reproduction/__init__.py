@@ -1,0 +1,1 @@
+"""The paper's whole protocol, per seed, and its table."""
