@@ -35,7 +35,9 @@ from utils.cli import (
 from utils.errors import InputError
 from utils.training.run_setup import RunPaths, data_and_split
 
-SPORTS1M_INPUT_RANGE = 255.0  # Sports1MPreprocess keeps the 0-255 scale; models/initialisation.py scales conv1 by it
+# Trained on inputs scaled to unit range (Adam's steps suit that scale); the port's file, written for
+# 0-255 inputs, gets the scale folded into conv1 (models/sports1m.py).
+TRAINING_INPUT_SCALE = 1 / 255
 
 
 def build_parser() -> ArgumentParser:
@@ -77,8 +79,9 @@ def main() -> None:
     if not paths.is_complete():
         seed_everything(args.seed)
         with strategy.scope():
-            model = sports1m_c3d_full(None, data.clip_shape, width=args.width, num_classes=data.num_classes)
-            initialise(model, args.init, input_range=SPORTS1M_INPUT_RANGE, head="fc8")
+            model = sports1m_c3d_full(None, data.clip_shape, width=args.width, num_classes=data.num_classes,
+                                      input_scale=TRAINING_INPUT_SCALE)
+            initialise(model, args.init, head="fc8")
         record = {"role": "pretext", "architecture": "c3d_sports1m_full", "task": "pretext", "width": args.width}
         train_and_save(model, data, split, args, record, strategy=strategy)
     from utils.sidecar import read_sidecar

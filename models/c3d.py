@@ -144,18 +144,25 @@ class Sports1MPreprocess(layers.Layer):
     UCF-101 example; common PyTorch C3D code subtracts the same numbers from OpenCV frames). A
     per-channel mean also suits our 112x112 frames, to which the cube's 128x171 layout does not
     apply.
+
+    ``scale`` (1 for the port) multiplies the result: pre-training a stand-in with Adam needs inputs
+    near unit scale (an Adam step moves each weight by about the learning rate, which on conv1 of a
+    0-255 input is 255 times too far), so models/sports1m.py trains at 1/255 and folds the scale
+    into conv1 when it writes the port's file.
     """
 
-    def __init__(self, mean_bgr: Sequence[float] = SPORTS1M_MEAN_BGR, **kwargs):
+    def __init__(self, mean_bgr: Sequence[float] = SPORTS1M_MEAN_BGR, scale: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         if len(mean_bgr) != 3:
             raise ValueError(f"mean_bgr needs 3 values, got {mean_bgr!r}")
         self.mean_bgr = tuple(float(m) for m in mean_bgr)
+        self.scale = float(scale)
 
     def call(self, frames):
         x = keras.ops.cast(frames, self.compute_dtype)
         x = keras.ops.flip(x, axis=-1)  # RGB -> BGR
-        return x - keras.ops.convert_to_tensor(self.mean_bgr, dtype=self.compute_dtype)
+        x = x - keras.ops.convert_to_tensor(self.mean_bgr, dtype=self.compute_dtype)
+        return x if self.scale == 1.0 else x * self.scale
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -163,6 +170,7 @@ class Sports1MPreprocess(layers.Layer):
     def get_config(self) -> dict:
         config = super().get_config()
         config["mean_bgr"] = list(self.mean_bgr)
+        config["scale"] = self.scale
         return config
 
 
@@ -253,7 +261,7 @@ def student_c3d(num_classes: int, input_shape: Sequence[int] = DEFAULT_INPUT_SHA
 
 
 def sports1m_architecture(num_classes: int, input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE,
-                          width: float = 1.0, head_name: str = "logits") -> keras.Model:
+                          width: float = 1.0, head_name: str = "logits", input_scale: float = 1.0) -> keras.Model:
     """C3D as the public Sports-1M Keras port lays it out: no dropout between conv blocks, 0.5 after
     fc6 and fc7, Sports1MPreprocess instead of /255; ``head_name`` 'fc8' for the port's own head.
 
@@ -263,4 +271,4 @@ def sports1m_architecture(num_classes: int, input_shape: Sequence[int] = DEFAULT
     return _c3d(name="sports1m_c3d" if head_name == "logits" else "sports1m_c3d_full", num_classes=num_classes,
                 input_shape=input_shape, filters=[scaled(f, width) for f in TEACHER_FILTERS],
                 fc_units=[scaled(u, width) for u in TEACHER_FC], conv_dropout=0.0,
-                preprocess=Sports1MPreprocess(name="sports1m_preprocess"), head_name=head_name)
+                preprocess=Sports1MPreprocess(scale=input_scale, name="sports1m_preprocess"), head_name=head_name)

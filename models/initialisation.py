@@ -34,13 +34,12 @@ def temporal_difference(kernel: np.ndarray) -> np.ndarray:
     return np.stack([spatial, np.zeros_like(spatial), -spatial]).astype(kernel.dtype)
 
 
-def initialise(model: keras.Model, scheme: str, input_range: float = 1.0, head: str = "logits") -> None:
+def initialise(model: keras.Model, scheme: str, head: str = "logits") -> None:
     """Set ``model``'s initial weights per ``scheme`` (module docstring), in place.
 
-    The classification ``head`` keeps its own initialisation. ``input_range`` is the range of
-    the values conv1 sees (1 after the /255 rescaling, 255 after the Sports-1M preprocessing), so
-    that conv1's outputs start at the same scale either way. Draws from Keras's global seed
-    (keras.utils.set_random_seed), so a seeded run repeats.
+    The classification ``head`` keeps its own initialisation. He's scale assumes conv1 sees values
+    of about unit range (the /255 rescaling, or Sports1MPreprocess with scale 1/255). Draws from
+    Keras's global seed (keras.utils.set_random_seed), so a seeded run repeats.
     """
     if scheme not in INITS:
         raise ValueError(f"initialisation {scheme!r}: known ones are {', '.join(INITS)}")
@@ -52,6 +51,6 @@ def initialise(model: keras.Model, scheme: str, input_range: float = 1.0, head: 
             continue
         kernel = np.asarray(he(layer.kernel.shape, dtype="float32"))
         if layer.name == "conv1":
-            kernel = temporal_difference(kernel) / input_range
+            kernel = temporal_difference(kernel)
         layer.kernel.assign(kernel)
         layer.bias.assign(np.zeros(layer.bias.shape, "float32"))

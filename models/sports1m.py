@@ -49,16 +49,18 @@ def sports1m_c3d(num_classes: int, weights_path: str | os.PathLike,
 
 def sports1m_c3d_full(weights_path: str | os.PathLike | None = None,
                       input_shape: Sequence[int] = DEFAULT_INPUT_SHAPE, width: float | None = None,
-                      num_classes: int = SPORTS1M_CLASSES) -> keras.Model:
+                      num_classes: int = SPORTS1M_CLASSES, input_scale: float = 1.0) -> keras.Model:
     """The port's whole classifier, its last layer 'fc8' giving logits; nothing is frozen.
 
     With a file, its width and head size are the file's; without one, a fresh model of ``width``
-    (default 1.0) and ``num_classes`` (default Sports-1M's 487), e.g. to pre-train a stand-in.
+    (default 1.0) and ``num_classes`` (default Sports-1M's 487), e.g. to pre-train a stand-in, for
+    which ``input_scale`` 1/255 gives Adam inputs of unit scale (see Sports1MPreprocess).
     """
     if weights_path is not None:
         width = port_width(weights_path)
         num_classes = _head_classes(weights_path)
-    model = sports1m_architecture(num_classes, input_shape, width=width or 1.0, head_name="fc8")
+    model = sports1m_architecture(num_classes, input_shape, width=width or 1.0, head_name="fc8",
+                                  input_scale=input_scale)
     if weights_path is not None:
         load_sports1m_weights(model, weights_path)
     return model
@@ -105,12 +107,16 @@ PRETEXT_ATTRIBUTE = "har_kd_pretext"  # what a stand-in was trained on (JSON); t
 def write_sports1m_weights(model: keras.Model, path: str | os.PathLike, pretext: dict | None = None) -> Path:
     """Write conv1 ... fc8 of ``model`` in the port's layout (readable by load_sports1m_weights and by
     Keras 2's ``load_weights`` on the port's model), via a temporary name; ``pretext`` describes
-    what the weights were trained on, stored as an attribute the port's readers ignore."""
+    what the weights were trained on, stored as an attribute the port's readers ignore. A model
+    trained with a scaled preprocessing has the scale folded into conv1, so the file expects the
+    port's 0-255 input."""
     import json
 
     from utils.atomic_files import atomic_path
 
     path = Path(path)
+    scale = getattr(model.get_layer("sports1m_preprocess"), "scale", 1.0) if any(
+        layer.name == "sports1m_preprocess" for layer in model.layers) else 1.0
     with atomic_path(path) as temporary, h5py.File(temporary, "w") as handle:
         if pretext is not None:
             handle.attrs[PRETEXT_ATTRIBUTE] = json.dumps(pretext)
@@ -123,6 +129,8 @@ def write_sports1m_weights(model: keras.Model, path: str | os.PathLike, pretext:
                 group.attrs["weight_names"] = np.array([], dtype="S8")
                 continue
             kernel, bias = (np.asarray(w, np.float32) for w in model.get_layer(name).get_weights())
+            if name == "conv1":
+                kernel = kernel * np.float32(scale)  # conv1(scale * x) = (scale * conv1)(x)
             group.attrs["weight_names"] = np.array([f"{name}/kernel:0".encode(), f"{name}/bias:0".encode()])
             group.create_dataset(f"{name}/kernel:0", data=kernel)
             group.create_dataset(f"{name}/bias:0", data=bias)

@@ -40,6 +40,19 @@ def test_written_weights_have_the_ports_layout_and_load_back_exactly(tmp_path):
     assert load_sports1m_weights(sports1m_c3d_full(None, SHAPE, width=0.125, num_classes=4), path)[-1] == "fc8"
 
 
+def test_a_stand_in_trained_on_unit_scale_inputs_is_written_for_the_ports_0_255_input(tmp_path):
+    keras.utils.set_random_seed(1)
+    trained = sports1m_c3d_full(None, SHAPE, width=0.125, num_classes=3, input_scale=1 / 255)
+    for layer in trained.layers:  # nonzero biases, so that a wrongly folded scale would show
+        if layer.weights:
+            layer.set_weights([w + 0.01 for w in layer.get_weights()])
+    path = write_sports1m_weights(trained, tmp_path / "w.h5")
+    port = sports1m_c3d_full(path, SHAPE)  # the port's preprocessing: 0-255 minus the means
+    assert port.get_layer("sports1m_preprocess").scale == 1.0
+    clips = np.random.default_rng(0).integers(0, 256, (2, *SHAPE), dtype=np.uint8)
+    np.testing.assert_allclose(port(clips), trained(clips), rtol=1e-4, atol=1e-5)
+
+
 def test_pretext_weights_feed_the_tutl_teacher_end_to_end(tmp_path):
     pretext = write_frames_folder(tmp_path / "pretext", classes=("A", "B", "C"), groups=2, clips=3, shape=SHAPE[:3])
     target = write_frames_folder(tmp_path / "target", classes=("Bright", "Dark"), groups=3, clips=3, shape=SHAPE[:3],
