@@ -27,7 +27,7 @@ from utils.training.run_setup import output_is_complete
 from utils.sidecar import read_sidecar
 from utils.data.splits import SplitSettings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository, where the scripts are
 BASELINE_ROW = "Student w/o KD"
 EQUAL_BUDGET_ROW = "Student w/o KD (equal budget)"  # the baseline trained for the distillation epochs
 TIMINGS_FILE = "timings.json"
