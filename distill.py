@@ -33,9 +33,12 @@ from utils.cli import (
     run,
     unit_interval,
 )
+from utils.data.splits import SplitSettings
 from utils.errors import InputError
-from utils.training.run_setup import RunPaths, data_and_split
+from utils.evaluation.test_clips import check_model_matches_data
 from utils.sidecar import read_sidecar
+from utils.training.outputs import RunPaths
+from utils.training.settings import TrainSettings, data_and_split
 
 
 def build_parser() -> ArgumentParser:
@@ -50,9 +53,9 @@ def build_parser() -> ArgumentParser:
                             "per T saved as NAME_T1.keras, NAME_T5.keras, ... (as does the spelling --temperatures, "
                             "even for one T)")
     group.add_argument("--alpha", type=unit_interval, default=0.1, help="weight of the hard-label loss")
-    group.add_argument("--teacher_logits", choices=("auto", "cache", "online"), default="auto",
-                       help="cache: run the teacher once and reuse its logits; online: run it on every batch; "
-                            "auto: cache (no augmentation is ever active here)")
+    group.add_argument("--teacher_logits", choices=("cache", "online", "auto"), default="cache",
+                       help="cache: run the teacher once and reuse its logits (nothing here augments clips, so they "
+                            "never change); online: run it on every batch ('auto', an older spelling, means cache)")
     add_split_arguments(parser, inherited="default: the teacher's, and a different one is refused (the teacher saw "
                         "those clips)")
     return parser
@@ -66,36 +69,35 @@ class TemperaturesAction(argparse.Action):
         namespace.sweep_names = option_string == "--temperatures"
 
 
-def inherit_split(args, teacher_record: dict) -> None:
-    """Fill the split flags from the teacher's sidecar; refuse values that differ from it."""
-    recorded = teacher_record.get("split", {})
+def teacher_split(args, teacher_record: dict) -> SplitSettings:
+    """The teacher's recorded split; a split flag given with another value is refused."""
+    recorded = teacher_record.get("split")
+    if not isinstance(recorded, dict) or "protocol" not in recorded:
+        raise InputError(f"{args.source}: its sidecar records no split; it was not trained by this project")
     for flag, key in SPLIT_SETTING_OF_FLAG.items():
         given, theirs = getattr(args, flag), recorded.get(key)
-        if given is None:
-            setattr(args, flag, Path(theirs) if flag == "split_dir" and theirs else theirs)
-        elif str(given) != str(theirs):
+        if given is not None and str(given) != str(theirs):
             raise InputError(f"--{flag} {given}: the teacher {args.source} was trained with {flag} {theirs}; "
                              "distilling on another split would test on clips the teacher has seen")
+    return SplitSettings.from_json({key: recorded.get(key) for key in SPLIT_SETTING_OF_FLAG.values()})
 
 
-def check_teacher_matches(args, teacher_record: dict, data, split) -> None:
-    if teacher_record.get("classes") != data.classes:
-        raise InputError(f"{args.source}: teacher classes differ from {data.frames_path.parent}/classes.txt")
-    if list(teacher_record.get("input_shape", [])) != list(data.clip_shape):
-        raise InputError(f"{args.source}: teacher input shape {teacher_record.get('input_shape')} but the "
-                         f"clips in {data.frames_path} are {list(data.clip_shape)}")
+def check_teacher_matches(source: Path, teacher_record: dict, data, split) -> None:
+    check_model_matches_data(source, teacher_record, data)
     if teacher_record["split"].get("test_indices") != split.test.tolist():
-        raise InputError(f"{args.source}: the split of {data.frames_path} does not reproduce the teacher's test "
+        raise InputError(f"{source}: the split of {data.frames_path} does not reproduce the teacher's test "
                          "clips (other frames than the teacher's?)")
 
 
 def run_paths(args, temperature: float, sweep: bool) -> RunPaths:
+    """The files of one temperature's student: NAME_T{t}.keras and, unless given, its history and logs
+    named after it, in a sweep."""
     def tagged(path: Path | None) -> Path | None:
         if path is None or not sweep:
             return path
         return path.with_name(f"{path.stem}_T{temperature:g}{path.suffix}")
 
-    return RunPaths.from_args(tagged(args.output_path), tagged(args.log_path), tagged(args.logdir))
+    return RunPaths.for_output(tagged(args.output_path), tagged(args.log_path), tagged(args.logdir))
 
 
 def finished_before(paths: RunPaths, teacher_sha256: str) -> bool:
@@ -112,36 +114,36 @@ def main() -> None:
     if not args.source.is_file():
         raise InputError(f"--source {args.source}: teacher model not found")
     teacher_record = read_sidecar(args.source)
-    inherit_split(args, teacher_record)
-    data, split = data_and_split(args)  # fails fast, before TensorFlow loads
-    check_teacher_matches(args, teacher_record, data, split)
+    settings = TrainSettings.from_args(args, split=teacher_split(args, teacher_record))
+    data, split = data_and_split(settings)  # fails fast, before TensorFlow loads
+    check_teacher_matches(args.source, teacher_record, data, split)
     temperatures = list(dict.fromkeys(args.temperature))
     sweep = len(temperatures) > 1 or args.sweep_names  # NAME_T{t} names
     todo = [(t, run_paths(args, t, sweep)) for t in temperatures]
 
     from utils.tensorflow_runtime import training_runtime
 
-    strategy = training_runtime(args)
+    strategy = training_runtime(settings)
     import keras
     import numpy as np
 
     from models.c3d import student_c3d
-    from models.logits import load_logits_model
     from models.distiller import Distiller
     from models.initialisation import initialise
+    from models.logits import load_logits_model
     from utils.training.distribution import chief_decides, is_chief
-    from utils.training.teacher_cache import file_sha256, teacher_logits_table
     from utils.training.run import seed_everything, train_and_save
+    from utils.training.teacher_cache import file_sha256, teacher_logits_table
 
     chief = is_chief(strategy)  # the one worker that writes files and reports on them
     with strategy.scope():
         teacher = load_logits_model(args.source, "--source")
     teacher_sha256 = file_sha256(args.source)  # keys the logit cache and the skipping of finished runs
     table = None
-    if args.teacher_logits in ("auto", "cache"):
+    if args.teacher_logits != "online":
         seen = np.concatenate([split.train, split.val])
         table, cache, reused = teacher_logits_table(teacher, args.source, teacher_sha256, data, seen,
-                                                    args.batch_size, write=chief)
+                                                    settings.batch_size, write=chief)
         if chief:  # the others compute the same table but do not write it
             print(f"teacher logits {'reused from' if reused else 'cached in'} {cache}", flush=True)
 
@@ -150,23 +152,23 @@ def main() -> None:
             if chief:
                 print(f"T={temperature:g}: {paths.output} already exists, skipping (delete it to train again)")
             continue
-        seed_everything(args.seed)
+        seed_everything(settings.seed)
         with strategy.scope():
-            student = student_c3d(data.num_classes, data.clip_shape, width=args.width)
-            initialise(student, args.init)
+            student = student_c3d(data.num_classes, data.clip_shape, width=settings.width)
+            initialise(student, settings.init)
             distiller = Distiller(student, teacher)
-            distiller.compile(keras.optimizers.Adam(learning_rate=args.lr),
+            distiller.compile(keras.optimizers.Adam(learning_rate=settings.lr),
                               [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-                              keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                              keras.losses.KLDivergence(), alpha=args.alpha, temperature=temperature,
-                              jit_compile=jit_compile_value(args.jit_compile))
+                              alpha=args.alpha, temperature=temperature,
+                              jit_compile=jit_compile_value(settings.jit_compile))
         record = {"role": "distilled_student", "architecture": "c3d_student", "task": "distillation",
-                  "width": args.width,
+                  "width": settings.width,
                   "distillation": {"teacher": str(args.source.resolve()), "teacher_architecture":
                                    teacher_record.get("architecture"), "temperature": temperature,
                                    "alpha": args.alpha, "teacher_logits": "online" if table is None else "cache",
                                    "teacher_sha256": teacher_sha256}}
-        train_and_save(distiller, data, split, args, record, paths=paths, teacher_logits=table, strategy=strategy)
+        train_and_save(distiller, data, split, settings.with_paths(paths), record, teacher_logits=table,
+                       strategy=strategy)
 
 
 if __name__ == "__main__":

@@ -24,9 +24,16 @@ from pathlib import Path
 from tqdm import tqdm
 
 from utils.cli import ArgumentParser, non_negative_float, positive_float, positive_int, run, unit_interval
+from utils.data.synthetic_dataset import (
+    ACTIONS,
+    Difficulty,
+    SyntheticSpec,
+    contact_sheet,
+    generate_dataset,
+    resolve_actions,
+)
 from utils.errors import InputError
 from utils.machine import available_cores
-from utils.data.synthetic_dataset import ACTIONS, Difficulty, SyntheticSpec, generate_dataset, resolve_actions
 
 
 def build_parser() -> ArgumentParser:
@@ -54,6 +61,11 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--workers", type=positive_int, default=available_cores(),
                         help="rendering processes (default: all cores)")
+    parser.add_argument("--preview", type=Path, default=None, metavar="IMAGE",
+                        help="write only a picture (.png, .jpg) of one clip per class, all in group 1's room (8 of "
+                             "the 16 frames extraction keeps), no videos: to look at a setting before generating")
+    parser.add_argument("--preview_size", type=positive_int, default=None, metavar="PIXELS",
+                        help="show the preview's frames as extraction stores them at PIXELS x PIXELS")
     difficulty = parser.add_argument_group("difficulty", "nuisances drawn independently of the class")
     difficulty.add_argument("--distractors", type=int, default=nuisances.distractors,
                             help="objects drifting across the room in every clip (motion that is not the action)")
@@ -80,6 +92,12 @@ def main() -> None:
                              args.fps, args.min_seconds, args.max_seconds, args.seed, difficulty)
     except ValueError as error:
         raise InputError(str(error)) from None
+    if args.preview is not None:
+        try:
+            print(f"wrote {contact_sheet(spec, args.preview, size=args.preview_size)}")
+        except OSError as error:
+            raise InputError(f"--preview {args.preview}: cannot be written ({error})") from None
+        return
     try:
         args.output_path.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -33,7 +33,7 @@ from utils.cli import (
     run,
 )
 from utils.errors import InputError
-from utils.training.run_setup import RunPaths, data_and_split
+from utils.training.settings import TrainSettings, data_and_split
 
 # Trained on inputs scaled to unit range (Adam's steps suit that scale); the port's file, written for
 # 0-255 inputs, gets the scale folded into conv1 (models/sports1m.py).
@@ -61,31 +61,31 @@ def main() -> None:
     target = weights_path(args)
     if target.suffix != ".h5":
         raise InputError(f"--weights_output {target}: use an .h5 file name (the port's format)")
-    data, split = data_and_split(args)  # fails fast, before TensorFlow loads
-    paths = RunPaths.from_args(args.output_path, args.log_path, args.logdir)
+    settings = TrainSettings.from_args(args)
+    data, split = data_and_split(settings)  # fails fast, before TensorFlow loads
+    paths = settings.paths
     if paths.is_complete() and target.is_file():
         print(f"{paths.output} and {target} exist, skipping (delete them to train again)")
         return
 
     from utils.tensorflow_runtime import training_runtime
 
-    strategy = training_runtime(args)
+    strategy = training_runtime(settings)
     import keras
 
     from models.initialisation import initialise
     from models.sports1m import sports1m_c3d_full, write_sports1m_weights
+    from utils.sidecar import read_sidecar
     from utils.training.run import seed_everything, train_and_save
 
     if not paths.is_complete():
-        seed_everything(args.seed)
+        seed_everything(settings.seed)
         with strategy.scope():
-            model = sports1m_c3d_full(None, data.clip_shape, width=args.width, num_classes=data.num_classes,
+            model = sports1m_c3d_full(None, data.clip_shape, width=settings.width, num_classes=data.num_classes,
                                       input_scale=TRAINING_INPUT_SCALE)
-            initialise(model, args.init, head="fc8")
-        record = {"role": "pretext", "architecture": "c3d_sports1m_full", "task": "pretext", "width": args.width}
-        train_and_save(model, data, split, args, record, strategy=strategy)
-    from utils.sidecar import read_sidecar
-
+            initialise(model, settings.init, head="fc8")
+        record = {"role": "pretext", "architecture": "c3d_sports1m_full", "task": "pretext", "width": settings.width}
+        train_and_save(model, data, split, settings, record, strategy=strategy)
     record = read_sidecar(paths.output)
     pretext = {"model": str(paths.output.resolve()), "classes": record["classes"], "input_shape": record["input_shape"],
                "width": record["width"], "frames": record["data"]["frames"], "metrics": record["metrics"]}

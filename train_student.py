@@ -18,7 +18,7 @@ from utils.cli import (
     add_training_arguments,
     run,
 )
-from utils.training.run_setup import data_and_split
+from utils.training.settings import TrainSettings, data_and_split
 
 
 def build_parser() -> ArgumentParser:
@@ -30,24 +30,22 @@ def build_parser() -> ArgumentParser:
 
 
 def main() -> None:
-    args = build_parser().parse_args()
-
-    data, split = data_and_split(args)  # fails fast, before TensorFlow loads
+    settings = TrainSettings.from_args(build_parser().parse_args())
+    data, split = data_and_split(settings)  # fails fast, before TensorFlow loads
 
     from utils.tensorflow_runtime import training_runtime
 
-    strategy = training_runtime(args)
+    strategy = training_runtime(settings)
     from models.c3d import student_c3d
     from models.initialisation import initialise
     from utils.training.run import seed_everything, train_and_save
 
-    seed_everything(args.seed)
-
+    seed_everything(settings.seed)
     with strategy.scope():
-        model = student_c3d(data.num_classes, data.clip_shape, width=args.width)
-        initialise(model, args.init)
-    record = {"role": "student", "architecture": "c3d_student", "task": "student_without_kd", "width": args.width}
-    train_and_save(model, data, split, args, record, strategy=strategy)
+        model = student_c3d(data.num_classes, data.clip_shape, width=settings.width)
+        initialise(model, settings.init)
+    record = {"role": "student", "architecture": "c3d_student", "task": "student_without_kd", "width": settings.width}
+    train_and_save(model, data, split, settings, record, strategy=strategy)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ Killed or interrupted, the same command resumes from the last finished epoch.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from utils.cli import (
@@ -27,7 +28,7 @@ from utils.cli import (
     run,
 )
 from utils.errors import InputError
-from utils.training.run_setup import data_and_split
+from utils.training.settings import TrainSettings, data_and_split
 
 TASKS = ("train_local_teacher", "fintuning_C3D_Sports1M")  # spelled as in the original project
 
@@ -49,38 +50,35 @@ def build_parser() -> ArgumentParser:
 
 def main() -> None:
     args = build_parser().parse_args()
-    if args.task == "fintuning_C3D_Sports1M":
-        if args.weights is None:
-            raise InputError("--task fintuning_C3D_Sports1M needs --weights PATH/sports1M_weights_tf.h5")
-    elif args.width is None:
-        args.width = 1.0
-
-    data, split = data_and_split(args)  # fails fast, before TensorFlow loads
+    transfer = args.task == "fintuning_C3D_Sports1M"
+    if transfer and args.weights is None:
+        raise InputError("--task fintuning_C3D_Sports1M needs --weights PATH/sports1M_weights_tf.h5")
+    settings = TrainSettings.from_args(args, width=args.width or 1.0)  # TUTL: the weights file's, below
+    data, split = data_and_split(settings)  # fails fast, before TensorFlow loads
 
     from utils.tensorflow_runtime import training_runtime
 
-    strategy = training_runtime(args)
+    strategy = training_runtime(settings)
     from models.c3d import teacher_c3d
-    from models.sports1m import port_width, sports1m_c3d, weights_pretext
     from models.initialisation import initialise
+    from models.sports1m import port_width, sports1m_c3d, weights_pretext
     from utils.training.run import seed_everything, train_and_save
 
-    seed_everything(args.seed)
-
+    seed_everything(settings.seed)
     with strategy.scope():
-        if args.task == "train_local_teacher":
-            model = teacher_c3d(data.num_classes, data.clip_shape, width=args.width)
-            initialise(model, args.init)
-            record = {"role": "teacher", "architecture": "c3d_teacher", "task": args.task, "width": args.width}
+        if not transfer:
+            model = teacher_c3d(data.num_classes, data.clip_shape, width=settings.width)
+            initialise(model, settings.init)
+            record = {"role": "teacher", "architecture": "c3d_teacher", "task": args.task, "width": settings.width}
         else:
             width = port_width(args.weights)
             if args.width not in (None, width):
                 raise InputError(f"--width {args.width:g}: the weights in {args.weights} are of width {width:g}")
-            args.width = width
+            settings = replace(settings, width=width)
             model = sports1m_c3d(data.num_classes, args.weights, data.clip_shape)
             record = {"role": "teacher", "architecture": "c3d_sports1m", "task": args.task, "width": width,
                       "weights": str(args.weights.resolve()), "weights_pretext": weights_pretext(args.weights)}
-    train_and_save(model, data, split, args, record, strategy=strategy)
+    train_and_save(model, data, split, settings, record, strategy=strategy)
 
 
 if __name__ == "__main__":

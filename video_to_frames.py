@@ -16,8 +16,8 @@ from pathlib import Path
 
 from utils.cli import ArgumentParser, positive_int, run
 from utils.data.frame_extraction import ClipSettings, extract_frames
-from utils.machine import available_cores
 from utils.data.frame_sampler import SHORT_VIDEO_POLICIES
+from utils.machine import available_cores
 
 
 def build_parser() -> ArgumentParser:

@@ -1,10 +1,12 @@
 """Distillation benchmark: cached teacher logits vs running the teacher online, side by side.
 
 Teacher and student at the paper's width (1.0), on 16x32x32 clips (a reduced frame size, so it fits
-a CPU run), batch 8. In this one process:
+a CPU run), batch 8. Both sides are the project's own code in this process: distillation runs are
+utils/training/run.train_and_save (the loop, callbacks and saving distill.py uses), and the cache is
+utils/training/teacher_cache.teacher_logits_table.
 
-  per epoch   one distillation epoch with the teacher run on every batch, and one with its logits
-              read from the cache (both after a warm-up epoch), best of --repeats
+  per epoch   the median epoch time (epoch_seconds in the run's history, from the second epoch on)
+              of a run with the teacher called on every batch, and of one reading its cached logits
   sweep       the paper's 5 temperatures x --epochs epochs: five online runs, against one teacher
               pass to build the cache plus five cached runs (each run a fresh student)
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -30,7 +33,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--large", action="store_true", help="4x the clips")
     parser.add_argument("--clips", type=int, default=48)
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run of the sweep")
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2, help="timed epochs after the first, per side")
     parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "out" / "distillation")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "distillation.json")
     args = parser.parse_args(argv)
@@ -42,53 +45,57 @@ def main(argv: list[str] | None = None) -> dict:
     from models.c3d import student_c3d, teacher_c3d
     from models.distiller import Distiller
     from utils.data.frames_data import open_frames
-    from utils.training.input_pipeline import clip_dataset
-    from utils.training.run import seed_everything
+    from utils.data.splits import SplitSettings, make_split
+    from utils.evaluation.plots import read_history
+    from utils.training.outputs import RunPaths
+    from utils.training.run import seed_everything, train_and_save
+    from utils.training.settings import TrainSettings
+    from utils.training.teacher_cache import file_sha256, teacher_logits_table
 
     clips = args.clips * (4 if args.large else 1)
     data = open_frames(real_frames_folder(args.workdir / "frames", clips=clips, shape=(16, 32, 32)))
-    indices = np.arange(clips)
+    split = make_split(data.labels, data.paths, SplitSettings(val_size=0.0), data.classes)
+    seen = np.concatenate([split.train, split.val])
     seed_everything(0)
-    teacher = teacher_c3d(data.num_classes, data.clip_shape)
-
-    def distiller_for(temperature: float) -> Distiller:
-        distiller = Distiller(student_c3d(data.num_classes, data.clip_shape), teacher)
-        distiller.compile(keras.optimizers.Adam(1e-4), ["accuracy"],
-                          keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                          keras.losses.KLDivergence(), alpha=0.1, temperature=temperature)
-        return distiller
+    teacher_path = args.workdir / "teacher.keras"
+    teacher_c3d(data.num_classes, data.clip_shape).save(teacher_path)
+    teacher = keras.models.load_model(teacher_path)
+    teacher_sha = file_sha256(teacher_path)
 
     def build_cache() -> np.ndarray:
-        table = np.zeros((clips, data.num_classes), np.float32)
-        table[indices] = teacher.predict(clip_dataset(data, indices, 8, shuffle=False), verbose=0)
-        return table
+        for stale in args.workdir.glob("teacher.logits-*.npz"):
+            stale.unlink()
+        return teacher_logits_table(teacher, teacher_path, teacher_sha, data, seen, 8)[0]
 
-    def dataset(table):
-        return clip_dataset(data, indices, 8, shuffle=True, seed=0, teacher_logits=table)
+    def distil(name: str, temperature: float, epochs: int, table) -> Path:
+        """One distill.py run at this temperature; returns its history file."""
+        output = args.workdir / "runs" / f"{name}.keras"
+        shutil.rmtree(output.parent, ignore_errors=True)
+        output.parent.mkdir(parents=True)
+        settings = TrainSettings(data=data.frames_path, paths=RunPaths.for_output(output), batch_size=8, epochs=epochs,
+                                 split=SplitSettings(val_size=0.0))
+        seed_everything(0)
+        distiller = Distiller(student_c3d(data.num_classes, data.clip_shape), teacher)
+        distiller.compile(keras.optimizers.Adam(1e-4), alpha=0.1, temperature=temperature)
+        train_and_save(distiller, data, split, settings, {"role": "distilled_student", "architecture": "c3d_student"},
+                       teacher_logits=table)
+        return settings.paths.history
 
     def epoch_seconds(table) -> float:
-        distiller = distiller_for(10)
-        distiller.fit(dataset(table), epochs=1, verbose=0)  # warm-up: tracing
-        start = time.perf_counter()
-        distiller.fit(dataset(table), epochs=1, verbose=0)
-        return time.perf_counter() - start
+        history = read_history(distil("epoch", 10, 1 + args.repeats, table))
+        return float(np.median(history["epoch_seconds"][1:]))  # the first epoch traces the step
 
     def sweep_seconds(cached: bool) -> float:
         start = time.perf_counter()
         table = build_cache() if cached else None
         for temperature in TEMPERATURES:
-            distiller_for(temperature).fit(dataset(table), epochs=args.epochs, verbose=0)
+            distil(f"sweep_T{temperature}", temperature, args.epochs, table)
         return time.perf_counter() - start
 
-    cache_table = build_cache()
     start = time.perf_counter()
-    build_cache()
+    cache_table = build_cache()
     cache_build = time.perf_counter() - start
-    per_epoch = {"online": [], "cached": []}
-    for _ in range(args.repeats):
-        per_epoch["online"].append(epoch_seconds(None))
-        per_epoch["cached"].append(epoch_seconds(cache_table))
-    epoch = {k: min(v) for k, v in per_epoch.items()}
+    epoch = {"online": epoch_seconds(None), "cached": epoch_seconds(cache_table)}
     sweep = {"online": sweep_seconds(False), "cached": sweep_seconds(True)}
     result = {
         "clips": clips, "clip": list(data.clip_shape), "batch": 8, "width": 1.0,

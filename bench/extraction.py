@@ -35,8 +35,8 @@ import numpy as np
 from bench.seek_baseline import seek_extract
 from utils.data.dataset_layout import discover_videos
 from utils.data.frame_extraction import ClipSettings, extract_frames
-from utils.machine import available_cores
 from utils.data.synthetic_dataset import SyntheticSpec, generate_dataset
+from utils.machine import available_cores
 
 ROOT = Path(__file__).resolve().parents[1]
 T, H, W = 16, 112, 112

@@ -1,20 +1,11 @@
-"""Response-based offline knowledge distillation (Hinton et al. 2015), as the paper uses it.
-
-A frozen, pre-trained teacher supervises the student through temperature-softened outputs:
-
-    loss = alpha * CE(y, student_logits)
-         + (1 - alpha) * T^2 * KL( softmax(teacher_logits / T) || softmax(student_logits / T) )
-
-CE is the sparse categorical cross-entropy on logits; KL is summed over classes and averaged over
-the batch ("batchmean"; Keras's KLDivergence with its default reduction), and T^2 keeps the soft
-term's gradients on the same scale whatever T is. Both networks output logits: dividing
-probabilities by T, as the original code did, softens nothing the formula means.
+"""Response-based offline knowledge distillation as the paper trains it: a frozen teacher, a student, and
+the loss of models/kd_loss.py.
 
 The teacher runs with ``training=False`` (no dropout) and gets no gradients. Its logits come either
 from the teacher itself on each batch, or precomputed: pass inputs as a dict
 ``{"frames": clips, "teacher_logits": logits}`` and the teacher is not run at all (offline
-distillation without augmentation gives the same logits every epoch; see utils/training/teacher_cache.py).
-Evaluation reports the student's cross-entropy and accuracy only.
+distillation without augmentation gives the same logits every epoch; see
+utils/training/teacher_cache.py). Evaluation reports the student's cross-entropy and accuracy only.
 """
 
 from __future__ import annotations
@@ -22,18 +13,12 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from models.kd_loss import PAPER_ALPHA, PAPER_TEMPERATURE, check_alpha_and_temperature, soft_loss
 from models.logits import assert_outputs_logits
 from utils.errors import InputError
 
 FRAMES_KEY = "frames"
 TEACHER_LOGITS_KEY = "teacher_logits"
-
-
-def check_alpha_and_temperature(alpha: float, temperature: float) -> None:
-    if not 0.0 <= alpha <= 1.0:
-        raise InputError(f"--alpha {alpha}: must be between 0 and 1")
-    if not temperature > 0:
-        raise InputError(f"--temperature {temperature}: must be positive")
 
 
 class Distiller(keras.Model):
@@ -43,11 +28,10 @@ class Distiller(keras.Model):
         student: the model to train; outputs logits.
         teacher: a trained model with the same input and classes; outputs logits; frozen here.
 
-    Example:
+    Example (the paper's loss and settings; compile also takes the keras-io example's
+    ``metrics, student_loss_fn, distillation_loss_fn`` in that order):
         distiller = Distiller(student, teacher)
-        distiller.compile(keras.optimizers.Adam(1e-4), ["accuracy"],
-                          keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                          keras.losses.KLDivergence(), alpha=0.1, temperature=10)
+        distiller.compile(keras.optimizers.Adam(1e-4), alpha=0.1, temperature=10)
         distiller.fit(clips_and_labels, epochs=100)
         distiller.student.save("student.keras")
     """
@@ -64,12 +48,16 @@ class Distiller(keras.Model):
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
 
-    def compile(self, optimizer, metrics, student_loss_fn, distillation_loss_fn, alpha: float = 0.1,
-                temperature: float = 10.0, **kwargs):
+    def compile(self, optimizer="adam", metrics=None, student_loss_fn=None, distillation_loss_fn=None,
+                alpha: float = PAPER_ALPHA, temperature: float = PAPER_TEMPERATURE, **kwargs):
+        """The defaults are the paper's loss: cross-entropy on the student's logits, batch-mean KL of the
+        softened outputs, accuracy as the metric."""
         check_alpha_and_temperature(alpha, temperature)
+        if metrics is None:
+            metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
         super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
-        self.student_loss_fn = student_loss_fn
-        self.distillation_loss_fn = distillation_loss_fn
+        self.student_loss_fn = student_loss_fn or keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        self.distillation_loss_fn = distillation_loss_fn or keras.losses.KLDivergence()
         self.alpha = float(alpha)
         self.temperature = float(temperature)
 
@@ -84,11 +72,8 @@ class Distiller(keras.Model):
         return ops.stop_gradient(self.teacher(frames, training=False))
 
     def distillation_loss(self, teacher_logits, student_logits):
-        """T^2 * KL(softmax(teacher / T) || softmax(student / T)), averaged over the batch."""
-        t = self.temperature
-        soft_teacher = ops.softmax(ops.divide(ops.cast(teacher_logits, "float32"), t), axis=-1)
-        soft_student = ops.softmax(ops.divide(ops.cast(student_logits, "float32"), t), axis=-1)
-        return self.distillation_loss_fn(soft_teacher, soft_student) * (t * t)
+        """T² · KL(softmax(teacher / T) ‖ softmax(student / T)), averaged over the batch."""
+        return soft_loss(teacher_logits, student_logits, self.temperature, self.distillation_loss_fn)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         # Keras losses come back divided by the number of replicas under a tf.distribute strategy

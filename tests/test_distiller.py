@@ -50,6 +50,22 @@ def test_loss_equals_the_formula_computed_with_numpy(alpha, temperature):
     assert eval_loss == pytest.approx(ce, rel=1e-5)  # evaluation: the student's cross-entropy only
 
 
+def test_compile_with_alpha_and_temperature_alone_is_the_papers_loss():
+    """The keras-io style call without loss functions: the defaults are the paper's CE and batch-mean KL."""
+    rng = np.random.default_rng(3)
+    student, teacher = rng.normal(0, 3, (6, 5)).astype("float32"), rng.normal(0, 3, (6, 5)).astype("float32")
+    labels = rng.integers(0, 5, 6)
+    keras.utils.set_random_seed(0)
+    distiller = Distiller(student_c3d(5, SHAPE, width=0.125), teacher_c3d(5, SHAPE, width=0.125))
+    distiller.compile(keras.optimizers.Adam(1e-4), alpha=0.1, temperature=10)
+    x = {"frames": np.zeros((6, *SHAPE), np.uint8), "teacher_logits": teacher}
+    loss = float(distiller.compute_loss(x=x, y=labels, y_pred=student, training=True))
+    assert loss == pytest.approx(numpy_loss(labels, student, teacher, 0.1, 10.0)[0], rel=1e-5)
+    from models.kd_loss import kd_loss
+
+    assert float(kd_loss(labels, teacher, student, 0.1, 10.0)) == pytest.approx(loss, rel=1e-5)
+
+
 def test_online_teacher_gives_the_same_loss_as_its_precomputed_logits():
     distiller = compiled()
     clips = np.random.default_rng(0).integers(0, 256, (4, *SHAPE), dtype=np.uint8)
@@ -95,8 +111,8 @@ def test_softmax_teacher_and_bad_settings_are_refused():
         Distiller(student_c3d(5, SHAPE, width=0.125), probabilities)
     with pytest.raises(InputError, match="classes"):
         Distiller(student_c3d(4, SHAPE, width=0.125), teacher)
-    for alpha, temperature, flag in [(1.5, 10, "--alpha"), (-0.1, 10, "--alpha"), (0.1, 0, "--temperature")]:
-        with pytest.raises(InputError, match=flag):
+    for alpha, temperature, problem in [(1.5, 10, "alpha 1.5"), (-0.1, 10, "alpha -0.1"), (0.1, 0, "temperature 0")]:
+        with pytest.raises(InputError, match=problem):  # values, not flags: the class is used outside the CLI
             compiled(alpha, temperature)
 
 

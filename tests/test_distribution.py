@@ -16,8 +16,8 @@ import pytest
 
 from tests.frames_factory import write_frames_folder
 from tests.scripts import ROOT, assert_one_line_error, history_epochs, kill_point, run_script, wait_until
-from utils.training.distribution import is_chief, worker_place
 from utils.data.frames_data import open_frames
+from utils.training.distribution import is_chief, worker_place
 from utils.training.input_pipeline import clip_dataset
 
 FAST = ["--width", "0.125", "--batch_size", "4", "--lr", "1e-3", "--epochs", "2"]

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from utils.errors import InputError
 from utils.data.frames_data import FramesData, open_frames
+from utils.errors import InputError
 from utils.training.input_pipeline import ClipReader, clip_dataset
 
 

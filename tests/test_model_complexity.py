@@ -7,8 +7,19 @@ import pytest
 
 from models.c3d import student_c3d, teacher_c3d
 from utils.evaluation.metrics import one_vs_rest_auc, softmax
-from utils.evaluation.model_cost import flops_per_clip, layer_costs, parameter_count, profiler_flops
-from utils.evaluation.plots import confusion_matrix_png, roc_png, temperature_sweep_png, training_curves_png
+from utils.evaluation.model_cost import (
+    flops_per_clip,
+    layer_costs,
+    parameter_count,
+    profiler_flops,
+)
+from utils.evaluation.plots import (
+    confusion_matrix_png,
+    roc_png,
+    temperature_sweep_png,
+    training_curves_png,
+)
+from utils.evaluation.seed_statistics import summarise
 
 
 def tiny_model():
@@ -76,5 +87,9 @@ def test_training_curves_and_temperature_sweep(tmp_path):
     history.write_text("epoch,accuracy,learning_rate,loss,val_accuracy,val_loss\n"
                        "0,0.2,0.001,1.8,0.1,1.9\n1,0.5,0.001,1.2,0.4,1.4\n")
     assert png_shape(training_curves_png(history, tmp_path / "curves.png", "run"))[1] > 600
-    sweep = {"Student-TFS": {1: 0.5, 5: 0.6, 10: 0.7}}
-    assert png_shape(temperature_sweep_png(sweep, {"TFS Teacher": 0.8}, tmp_path / "t.png", "sweep"))[0] > 300
+    one_seed = {"Student-TFS": {1: summarise([0.5]), 5: summarise([0.6]), 10: summarise([0.7])}}
+    assert png_shape(temperature_sweep_png(one_seed, {"TFS Teacher": summarise([0.8])}, tmp_path / "t.png",
+                                           "sweep"))[0] > 300
+    seeds = {"Student-TFS": {t: summarise([a, a + 0.05, a - 0.02]) for t, a in ((1, 0.5), (5, 0.6))}}
+    plain = png_shape(temperature_sweep_png(seeds, {}, tmp_path / "seeds.png", "sweep"))
+    assert plain[0] > 300 and (tmp_path / "seeds.png").read_bytes() != (tmp_path / "t.png").read_bytes()

@@ -10,8 +10,9 @@ from models.c3d import student_c3d, teacher_c3d
 from models.distiller import Distiller
 from tests.frames_factory import write_frames_folder
 from tests.scripts import assert_one_line_error, run_script
+from utils.training.callbacks import inference_copy
 from utils.training.precision import float32_policy, set_precision
-from utils.training.run import compile_classifier, inference_copy
+from utils.training.run import compile_classifier
 
 CLIP = (16, 16, 16, 3)
 

@@ -4,8 +4,8 @@ import re
 import numpy as np
 import pytest
 
-from utils.errors import InputError
 from utils.data.splits import PROTOCOLS, Split, SplitSettings, describe, group_of, make_split
+from utils.errors import InputError
 
 
 def ucf101_style(classes=("ApplyEyeMakeup", "Basketball", "Diving"), groups=7, clips=4):

@@ -43,18 +43,18 @@ def import_tensorflow() -> None:
         import tensorflow  # noqa: F401
 
 
-def training_runtime(args):
-    """TensorFlow loaded and set as the training flags say (--mixed_precision, --strategy); returns
-    the tf.distribute strategy to build and train the model under."""
+def training_runtime(settings):
+    """TensorFlow loaded and set as a run's TrainSettings say (mixed precision, strategy); returns the
+    tf.distribute strategy to build and train the model under."""
     import_tensorflow()
     from utils.training.distribution import check_jit_with_replicas, make_strategy
     from utils.training.precision import check_supported, set_precision
 
-    check_supported(args.mixed_precision, args.jit_compile)
-    set_precision(args.mixed_precision)
-    strategy = make_strategy(args.strategy)
-    check_jit_with_replicas(args.jit_compile, strategy)
+    check_supported(settings.mixed_precision, settings.jit_compile)
+    set_precision(settings.mixed_precision)
+    strategy = make_strategy(settings.strategy)
+    check_jit_with_replicas(settings.jit_compile, strategy)
     if strategy.num_replicas_in_sync > 1:
-        print(f"training on {strategy.num_replicas_in_sync} replicas (--strategy {args.strategy}: "
-              f"{type(strategy).__name__}), global batch {args.batch_size}", flush=True)
+        print(f"training on {strategy.num_replicas_in_sync} replicas (--strategy {settings.strategy}: "
+              f"{type(strategy).__name__}), global batch {settings.batch_size}", flush=True)
     return strategy

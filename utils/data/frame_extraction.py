@@ -33,15 +33,12 @@ from tqdm import tqdm
 
 from utils import atomic_files
 from utils.data.dataset_layout import VideoEntry, discover_videos
-from utils.errors import InputError
-from utils.data.npy_stream import ClipArrayWriter, write_clip
-from utils.machine import available_cores, peak_rss_mib
 from utils.data.frame_sampler import VideoError, read_clip
+from utils.data.frames_data import CLASSES_FILE, FRAMES_FILE, LABELS_FILE, PATHS_FILE
+from utils.data.npy_stream import ClipArrayWriter, write_clip
+from utils.errors import InputError
+from utils.machine import available_cores, peak_rss_mib
 
-FRAMES_FILE = "frames.npy"
-LABELS_FILE = "labels.npy"
-PATHS_FILE = "video_file_paths.npy"
-CLASSES_FILE = "classes.txt"
 TIMES_FILE = "Format_Time.csv"
 SUMMARY_FILE = "Format_Time_Summary.txt"
 

@@ -13,7 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from utils.errors import InputError
-from utils.data.frame_extraction import CLASSES_FILE, FRAMES_FILE, LABELS_FILE, PATHS_FILE
+
+# The files of a frames folder (video_to_frames.py writes them; everything else reads them here).
+FRAMES_FILE = "frames.npy"
+LABELS_FILE = "labels.npy"
+PATHS_FILE = "video_file_paths.npy"
+CLASSES_FILE = "classes.txt"
 
 
 @dataclass(frozen=True)

@@ -252,6 +252,35 @@ def clip_video(spec: SyntheticSpec, class_index: int, group: int, clip: int) -> 
     return render_clip(action, scene, rng, max(frames, 1), spec.difficulty)
 
 
+def contact_sheet(spec: SyntheticSpec, path: Path, columns: int = 8, size: int | None = None) -> Path:
+    """A picture (PNG, JPEG, ... by ``path``'s extension) with one clip of every class of ``spec`` (rows) at ``columns`` moments (the frames the
+    paper's sampler keeps, every other one), at the video's size or downscaled to ``size`` pixels as
+    extraction would store it."""
+    from utils.data.frame_sampler import select_frame_indices
+
+    rows = []
+    for class_index in range(spec.classes):
+        video = clip_video(spec, class_index, 1, 1)  # one group: the same actor and room in every class
+        kept = select_frame_indices(len(video), 16)[:: max(1, 16 // columns)][:columns]
+        frames = [video[i] for i in kept]
+        if size:
+            frames = [cv2.resize(cv2.resize(f, (size, size), interpolation=cv2.INTER_LINEAR),
+                                 (spec.width, spec.height), interpolation=cv2.INTER_NEAREST) for f in frames]
+        strip = np.concatenate([cv2.copyMakeBorder(f, 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+                                for f in frames], axis=1)
+        label = np.full((strip.shape[0], 150, 3), 255, np.uint8)
+        cv2.putText(label, spec.actions[class_index], (6, strip.shape[0] // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+        rows.append(np.concatenate([label, strip], axis=1))
+    path = Path(path)
+    with atomic_files.atomic_path(path) as temporary:
+        staging = temporary.with_name(temporary.name + path.suffix)  # OpenCV picks the format by the extension
+        if not cv2.imwrite(str(staging), np.concatenate(rows, axis=0), [cv2.IMWRITE_JPEG_QUALITY, 80]):
+            raise OSError(f"cannot write {path}")
+        staging.replace(temporary)
+    return path
+
+
 def _write_one(args: tuple[SyntheticSpec, Path, tuple[int, int, int]]) -> str:
     spec, output, (class_index, group, clip) = args
     relative = video_relative_path(spec.actions[class_index], group, clip)

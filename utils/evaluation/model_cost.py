@@ -84,14 +84,29 @@ def size_on_disk(path: Path) -> int:
     return Path(path).stat().st_size
 
 
+def median_call_seconds(call, runs: int, warmup: int = 2) -> float:
+    """Median wall time of ``call()`` over ``runs`` timed calls, after ``warmup`` untimed ones: the one
+    timer of the project (evaluate.py's latency and throughput, export_student.py's latency)."""
+    import time
+
+    import numpy as np
+
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
 def cpu_speed(model: keras.Model, runs: int = 10, throughput_batch: int = 8) -> dict:
     """Median CPU latency per clip at batch 1, and clips/s at ``throughput_batch``, of inference.
 
-    One compiled call per batch size, two warm-up calls, then the median of ``runs`` timed calls
-    on random uint8 clips (the cost does not depend on the values).
+    One compiled call per batch size, then median_call_seconds on random uint8 clips (the cost does
+    not depend on the values).
     """
-    import time
-
     import numpy as np
     import tensorflow as tf
 
@@ -102,13 +117,6 @@ def cpu_speed(model: keras.Model, runs: int = 10, throughput_batch: int = 8) -> 
         call = tf.function(lambda clips: model(clips, training=False))
         for batch in (1, throughput_batch):
             clips = tf.constant(rng.integers(0, 256, (batch, *shape), dtype=np.uint8))
-            for _ in range(2):
-                call(clips).numpy()
-            times = []
-            for _ in range(runs):
-                start = time.perf_counter()
-                call(clips).numpy()
-                times.append(time.perf_counter() - start)
-            medians[batch] = float(np.median(times))
+            medians[batch] = median_call_seconds(lambda: call(clips).numpy(), runs)
     return {"latency_ms_per_clip": 1000 * medians[1], "throughput_clips_per_s": throughput_batch / medians[throughput_batch],
             "timing_runs": runs, "throughput_batch": throughput_batch}

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.errors import InputError
 from utils.data.frames_data import FramesData
-from utils.sidecar import read_sidecar, sidecar_path
 from utils.data.splits import SplitSettings, make_split
+from utils.errors import InputError
+from utils.sidecar import read_sidecar, sidecar_path
 
 INDEX_KEYS = ("train_indices", "val_indices", "test_indices")
 
@@ -44,13 +44,15 @@ def seen_clips(record: dict) -> np.ndarray:
 
 
 def check_model_matches_data(model_path: Path, record: dict, data: FramesData) -> None:
-    where = sidecar_path(model_path)
+    """InputError unless the model's recorded classes and clip shape are the data's (every script that
+    reads a saved model with data checks this, before any work)."""
+    where = f"{model_path} ({sidecar_path(model_path).name})"
     if record.get("classes") != data.classes:
         raise InputError(f"{where}: the model's {len(record.get('classes') or [])} classes differ from the "
                          f"{data.num_classes} in {data.frames_path.parent / 'classes.txt'}")
     if list(record.get("input_shape") or []) != list(data.clip_shape):
-        raise InputError(f"{where}: the model takes clips {record.get('input_shape')}, but {data.frames_path} "
-                         f"holds {list(data.clip_shape)}")
+        raise InputError(f"{where}: the model's input shape {record.get('input_shape')} is not that of the clips in "
+                         f"{data.frames_path}, {list(data.clip_shape)}")
 
 
 def test_clips_for(model_path: Path, data: FramesData, requested: SplitSettings | None = None) -> TestClips:

@@ -9,7 +9,6 @@ models/tflite_compatible.py's copy, so they use TFLite's built-in operators only
 from __future__ import annotations
 
 import tempfile
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -94,17 +93,10 @@ def tflite_runner(path: Path) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def median_latency_ms(run: Callable[[np.ndarray], np.ndarray], clip: np.ndarray, runs: int) -> float | None:
-    """Median wall time of ``run`` on one clip, after two warm-up calls; None for 0 runs."""
-    if runs <= 0:
-        return None
-    for _ in range(2):
-        run(clip[None])
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        run(clip[None])
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
+    """Median wall time of ``run`` on one clip (utils/evaluation/model_cost's timer); None for 0 runs."""
+    from utils.evaluation.model_cost import median_call_seconds
+
+    return 1000 * median_call_seconds(lambda: run(clip[None]), runs) if runs > 0 else None
 
 
 def clip_batches(reader: ClipReader, indices: np.ndarray, size: int = 8) -> Iterator[np.ndarray]:

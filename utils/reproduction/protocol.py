@@ -21,11 +21,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from utils import atomic_files
+from utils.data.splits import SplitSettings
 from utils.errors import InputError
 from utils.evaluation.paper_results import distilled_row
-from utils.training.run_setup import output_is_complete
 from utils.sidecar import read_sidecar
-from utils.data.splits import SplitSettings
+from utils.training.outputs import output_is_complete
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository, where the scripts are
 BASELINE_ROW = "Student w/o KD"
@@ -57,16 +57,17 @@ class ReproductionSettings:
     timing_runs: int = 10
 
     @classmethod
-    def from_args(cls, args) -> ReproductionSettings:
-        epochs = (args.epochs,) * 3 if args.epochs else (args.teacher_epochs, args.student_epochs, args.distill_epochs)
-        split = SplitSettings.from_args(args)
-        seeds = tuple(dict.fromkeys(args.seeds)) if args.seeds else (split.seed,)
-        return cls(data=args.data, annotations=args.annotations, weights=args.weights, output_dir=args.output_dir,
-                   split=split, seeds=seeds, per_seed_folders=bool(args.seeds), teacher_epochs=epochs[0],
-                   student_epochs=epochs[1], distill_epochs=epochs[2], batch_size=args.batch_size, lr=args.lr,
-                   init=args.init, teacher_width=args.teacher_width, student_width=args.student_width,
-                   alpha=args.alpha, temperatures=tuple(sorted(set(args.temperatures))),
-                   timing_runs=args.timing_runs)
+    def from_args(cls, parsed) -> ReproductionSettings:
+        """From reproduce_paper.py's flags."""
+        p = parsed
+        epochs = (p.epochs,) * 3 if p.epochs else (p.teacher_epochs, p.student_epochs, p.distill_epochs)
+        split = SplitSettings.from_args(p)
+        seeds = tuple(dict.fromkeys(p.seeds)) if p.seeds else (split.seed,)
+        return cls(data=p.data, annotations=p.annotations, weights=p.weights, output_dir=p.output_dir, split=split,
+                   seeds=seeds, per_seed_folders=bool(p.seeds), teacher_epochs=epochs[0], student_epochs=epochs[1],
+                   distill_epochs=epochs[2], batch_size=p.batch_size, lr=p.lr, init=p.init,
+                   teacher_width=p.teacher_width, student_width=p.student_width, alpha=p.alpha,
+                   temperatures=tuple(sorted(set(p.temperatures))), timing_runs=p.timing_runs)
 
     def folder(self, seed: int) -> Path:
         return self.output_dir / f"seed_{seed}" if self.per_seed_folders else self.output_dir

@@ -70,8 +70,8 @@ def time_spent(settings: ReproductionSettings) -> float:
 
 def caption(settings: ReproductionSettings, scores_by_seed: dict, records: list[dict], dataset: str | None,
             data) -> str:
-    from utils.machine import describe_cpu
     from utils.evaluation.paper_table import teacher_comparison
+    from utils.machine import describe_cpu
 
     split = settings.split
     split_text = (f"official {split.split_id} from {split.split_dir}" if split.protocol == "official"

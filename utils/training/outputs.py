@@ -1,7 +1,15 @@
-"""What a training script settles before TensorFlow is even imported: outputs, data and split.
+"""The files one training run writes, and whether a finished run's output is complete.
 
-Kept free of TensorFlow so that a wrong flag or a broken frames folder is reported in a second,
-not after TensorFlow's start-up.
+For ``--output_path models/teacher.keras``:
+
+    models/teacher.keras          the model with the best validation accuracy (the final output)
+    models/teacher.json           its sidecar (utils/sidecar.py)
+    models/teacher.history.csv    per-epoch loss, accuracy, val_loss, val_accuracy, learning_rate
+                                  (or --log_path)
+    models/teacher.curves.png     loss and accuracy per epoch, drawn from the history
+    runs/teacher/                 TensorBoard logs (or --logdir)
+    models/teacher.best.keras     while training: the best model so far
+    models/teacher.backup/        while training: last finished epoch (Keras BackupAndRestore)
 """
 
 from __future__ import annotations
@@ -11,8 +19,6 @@ from pathlib import Path
 
 from utils import atomic_files
 from utils.errors import InputError
-from utils.data.frames_data import open_frames
-from utils.data.splits import SplitSettings, describe, make_split
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,9 @@ class RunPaths:
         return output_is_complete(self.output)
 
     @classmethod
-    def from_args(cls, output_path: Path, log_path: Path | None, logdir: Path | None) -> RunPaths:
+    def for_output(cls, output_path: Path, log_path: Path | None = None, logdir: Path | None = None) -> RunPaths:
+        """The files of a run writing ``output_path``; InputError (naming the flag) for a name or a
+        folder the run could not write."""
         output = Path(output_path)
         if output.suffix not in (".keras", ".h5"):
             raise InputError(f"--output_path {output}: use a .keras (or legacy .h5) file name")
@@ -60,17 +68,3 @@ def output_is_complete(output: Path) -> bool:
     backup = output.with_name(output.stem + ".backup")
     best = output.with_name(output.stem + ".best.keras")
     return not backup.exists() or not best.exists()
-
-
-def data_and_split(args):
-    """Check the output flags, open --data/--annotations and split as the split flags say."""
-    RunPaths.from_args(args.output_path, args.log_path, args.logdir)  # refuse a bad output before any work
-    data = open_frames(args.data, args.annotations)
-    args.split_settings = SplitSettings(protocol=args.split, test_size=args.test_size, val_size=args.val_size,
-                                        seed=args.seed, split_dir=str(args.split_dir) if args.split_dir else None,
-                                        split_id=args.split_id)
-    split = make_split(data.labels, data.paths, args.split_settings, data.classes)
-    if args.batch_size > len(split.train):
-        raise InputError(f"--batch_size {args.batch_size} is larger than the {len(split.train)} training clips")
-    print(describe(split, data.labels), flush=True)
-    return data, split

@@ -1,0 +1,110 @@
+"""evaluate.py's work: score each model on its test clips, write its metrics, predictions and plots, and
+the comparison table of all of them (with the settings that depart from the paper's under it).
+
+Writes, in the output folder:
+    NAME/metrics.json        top-1/top-5 and mean class accuracy, macro and weighted precision,
+                             recall and F1, per-class report and ROC AUC, confusion matrix, split,
+                             parameters, FLOPs, size, CPU latency and throughput
+    NAME/predictions.npz     indices (rows of frames.npy), labels and logits of the test clips
+    NAME/confusion_matrix.png, NAME/roc.png
+    comparison.md, comparison.csv, comparison.json   one row per model
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from utils import atomic_files
+from utils.data.frames_data import FramesData
+from utils.errors import InputError
+from utils.evaluation.test_clips import TestClips
+
+COLUMNS = ("model", "role", "T", "test clips", "top-1 (%)", "top-5 (%)", "mean class acc. (%)", "macro F1 (%)",
+           "params (M)", "GFLOPs/clip", "size (MB)", "CPU latency (ms/clip, batch 1)", "CPU throughput (clips/s, batch 8)")
+
+
+def output_names(paths: list[Path]) -> list[str]:
+    """The model file stems, prefixed by their folder where two stems collide."""
+    stems = [path.stem for path in paths]
+    names = [f"{path.resolve().parent.name}_{path.stem}" if stems.count(path.stem) > 1 else path.stem for path in paths]
+    if len(set(names)) != len(names):
+        raise InputError("--recognizer: the same model is given twice")
+    return names
+
+
+def comparison_row(name: str, report: dict) -> list:
+    scores, cost = report["scores"], report["cost"]
+    speed = cost.get("speed") or {}
+    temperature = (report.get("distillation") or {}).get("temperature")
+    return [name, report["role"], None if temperature is None else f"{temperature:g}", report["test_clips"],
+            100 * scores["top1_accuracy"], 100 * scores["top5_accuracy"], 100 * scores["mean_class_accuracy"],
+            100 * scores["macro_f1"], cost["parameters"] / 1e6, cost["flops_per_clip"] / 1e9,
+            cost["size_bytes"] / 1e6, speed.get("latency_ms_per_clip"), speed.get("throughput_clips_per_s")]
+
+
+def score_model(path: Path, name: str, data: FramesData, clips: TestClips, folder: Path, batch_size: int,
+                timing_runs: int) -> dict:
+    """Score one model on ``clips`` and write its metrics, predictions and plots to ``folder``."""
+    import keras
+    import numpy as np
+
+    from models.logits import load_logits_model
+    from utils.evaluation.metrics import classification_metrics, softmax
+    from utils.evaluation.model_cost import cpu_speed, flops_per_clip, parameter_count, size_on_disk
+    from utils.evaluation.plots import confusion_matrix_png, roc_png
+    from utils.evaluation.test_clips import predict_logits
+    from utils.sidecar import read_sidecar
+
+    record = read_sidecar(path)
+    model = load_logits_model(path, "--recognizer")
+    print(f"{name}: scoring {len(clips.indices)} test clips ({clips.source} split)", flush=True)
+    logits, labels = predict_logits(model, data, clips.indices, batch_size)
+    scores = classification_metrics(labels, logits, data.classes)
+    cost = {**parameter_count(model), "flops_per_clip": flops_per_clip(model), "size_bytes": size_on_disk(path)}
+    if timing_runs:
+        cost["speed"] = cpu_speed(model, runs=timing_runs)
+    report = {
+        "model": str(path.resolve()), "role": record.get("role"), "architecture": record.get("architecture"),
+        "task": record.get("task"), "width": record.get("width"), "distillation": record.get("distillation"),
+        "test_clips": int(len(clips.indices)), "split": {**clips.settings, "source": clips.source},
+        "training_run_test_accuracy": (record.get("metrics") or {}).get("test_accuracy"),
+        "scores": scores, "cost": cost,
+    }
+    folder.mkdir(exist_ok=True)
+    with atomic_files.atomic_path(folder / "predictions.npz") as temporary, open(temporary, "wb") as handle:
+        np.savez(handle, indices=clips.indices, labels=labels, logits=logits)
+    confusion_matrix_png(labels, logits.argmax(axis=1), data.classes, folder / "confusion_matrix.png",
+                         f"{name}: normalised confusion matrix")
+    roc_png(labels, softmax(logits), data.classes, folder / "roc.png", f"{name}: ROC",
+            [scores["per_class"][c]["roc_auc"] for c in data.classes])
+    atomic_files.write_text(folder / "metrics.json", json.dumps(report, indent=2) + "\n")
+    keras.backend.clear_session()
+    return report
+
+
+def evaluate_models(data: FramesData, chosen: dict[Path, TestClips], output_dir: Path, batch_size: int,
+                    timing_runs: int) -> str:
+    """Score every model (``chosen``: model file -> its test clips, already checked) and write the
+    comparison; returns its Markdown table with the caption."""
+    import keras
+
+    from models.logits import load_logits_model
+    from utils.evaluation.paper_results import departures_caption
+    from utils.evaluation.tables import markdown_table, write_csv
+    from utils.sidecar import read_sidecar
+
+    paths = list(chosen)
+    names = output_names(paths)
+    for path in paths:  # every model loads, before anything is written (one at a time: teachers are large)
+        load_logits_model(path, "--recognizer")
+        keras.backend.clear_session()
+    atomic_files.require_writable_folder(output_dir, f"--output_dir {output_dir}")
+    reports = {name: score_model(path, name, data, chosen[path], output_dir / name, batch_size, timing_runs)
+               for path, name in zip(paths, names)}
+    rows = [comparison_row(name, report) for name, report in reports.items()]
+    table = markdown_table(COLUMNS, rows) + "\n" + departures_caption([read_sidecar(p) for p in paths]) + "\n"
+    atomic_files.write_text(output_dir / "comparison.md", table)
+    write_csv(output_dir / "comparison.csv", COLUMNS, rows)
+    atomic_files.write_text(output_dir / "comparison.json", json.dumps(reports, indent=2) + "\n")
+    return table

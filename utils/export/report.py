@@ -1,0 +1,63 @@
+"""export_student.py's work: the model in every deployable form, each compared with the Keras model.
+
+Writes, in the output folder: saved_model/, model_float32.tflite, model_int8.tflite, and
+export_report.md/.json (per form: file size, top-1 agreement with the Keras model and the largest
+logit difference on the given clips, CPU latency per clip at batch 1).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from utils import atomic_files
+from utils.data.frames_data import FramesData
+from utils.export.forms import FormReport, compare, median_latency_ms, saved_model_runner, tflite_bytes, tflite_runner
+
+
+def export_all(model_path: Path, data: FramesData, indices: np.ndarray, output_dir: Path, batch_size: int,
+               timing_runs: int) -> list[FormReport]:
+    """Export ``model_path`` to ``output_dir`` in every form, compare each on ``indices``; the reports."""
+    import tensorflow as tf
+
+    from models.logits import load_logits_model
+    from utils.evaluation.tables import markdown_table
+    from utils.evaluation.test_clips import predict_logits
+    from utils.training.input_pipeline import ClipReader
+
+    model = load_logits_model(model_path, "--recognizer")
+    atomic_files.require_writable_folder(output_dir, f"--output_dir {output_dir}")
+    print(f"comparing on {len(indices)} test clips of {model_path}", flush=True)
+    reference, _ = predict_logits(model, data, indices, batch_size)
+    reader = ClipReader(data)
+    keras_call = tf.function(lambda x: model(x, training=False))
+    reports = [FormReport("Keras (.keras)", str(model_path), model_path.stat().st_size, 1.0, 0.0,
+                          median_latency_ms(lambda x: keras_call(x).numpy(), reader.read(indices[:1])[0],
+                                            timing_runs))]
+
+    staging, final = output_dir / "saved_model.partial", output_dir / "saved_model"
+    shutil.rmtree(staging, ignore_errors=True)
+    model.export(str(staging), format="tf_saved_model", verbose=False)
+    shutil.rmtree(final, ignore_errors=True)
+    staging.rename(final)
+    reports.append(compare("SavedModel", final, saved_model_runner(final), reader, indices, reference, timing_runs))
+    for form, name, quantize in (("TFLite float32", "model_float32.tflite", False),
+                                 ("TFLite int8 (dynamic range)", "model_int8.tflite", True)):
+        path = output_dir / name
+        print(f"converting to {form}", flush=True)
+        with atomic_files.atomic_path(path) as temporary:
+            temporary.write_bytes(tflite_bytes(model, quantize))
+        reports.append(compare(form, path, tflite_runner(path), reader, indices, reference, timing_runs))
+
+    rows = [[r.form, f"{r.size_bytes / 1e6:.2f}", f"{100 * r.top1_agreement:.1f}", f"{r.max_abs_logit_difference:.2g}",
+             "—" if r.latency_ms_per_clip is None else f"{r.latency_ms_per_clip:.1f}"] for r in reports]
+    table = markdown_table(["form", "size (MB)", "top-1 agreement with Keras (%)", "max abs logit difference",
+                            "CPU latency (ms/clip, batch 1)"], rows)
+    atomic_files.write_text(output_dir / "export_report.md", f"{model_path}: {len(indices)} test clips\n\n{table}\n")
+    atomic_files.write_text(output_dir / "export_report.json", json.dumps(
+        {"model": str(model_path), "test_clips": len(indices), "forms": [r.to_json() for r in reports]}, indent=2))
+    print(table)
+    return reports

@@ -1,0 +1,69 @@
+"""A training run's settings, built once from the command line, and what is settled before TensorFlow loads.
+
+Kept free of TensorFlow so that a wrong flag or a broken frames folder is reported in a second,
+not after TensorFlow's start-up. Library code takes these settings, never the argparse namespace,
+so tests and benchmarks call the real training code in-process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from utils.data.frames_data import FramesData, open_frames
+from utils.data.splits import Split, SplitSettings, describe, make_split
+from utils.errors import InputError
+from utils.training.outputs import RunPaths
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything one training or distillation run is asked to do (the paper's values by default)."""
+
+    data: Path
+    paths: RunPaths
+    split: SplitSettings = SplitSettings()
+    annotations: Path | None = None
+    batch_size: int = 8
+    epochs: int = 50
+    lr: float = 1e-4
+    width: float = 1.0
+    init: str = "glorot"
+    mixed_precision: str = "off"
+    jit_compile: str = "auto"
+    strategy: str = "auto"
+
+    @classmethod
+    def from_args(cls, parsed, **overrides) -> TrainSettings:
+        """From the flags of utils/cli.add_data_arguments, add_training_arguments and add_split_arguments."""
+        paths = RunPaths.for_output(parsed.output_path, parsed.log_path, parsed.logdir)  # refused before any work
+        split = overrides.pop("split", None) or SplitSettings.from_args(parsed)
+        values = dict(data=parsed.data, annotations=parsed.annotations, paths=paths, split=split,
+                      batch_size=parsed.batch_size, epochs=parsed.epochs, lr=parsed.lr, width=parsed.width,
+                      init=parsed.init, mixed_precision=parsed.mixed_precision, jit_compile=parsed.jit_compile,
+                      strategy=parsed.strategy)
+        return cls(**{**values, **overrides})
+
+    @property
+    def seed(self) -> int:
+        """One seed for the split, the initial weights, dropout and shuffling."""
+        return self.split.seed
+
+    def with_paths(self, paths: RunPaths) -> TrainSettings:
+        return replace(self, paths=paths)
+
+    def hyperparameters(self, replicas: int) -> dict:
+        """The sidecar's record of how the model was trained."""
+        return {"batch_size": self.batch_size, "epochs": self.epochs, "lr": self.lr, "width": self.width,
+                "seed": self.seed, "optimizer": "adam", "init": self.init, "mixed_precision": self.mixed_precision,
+                "jit_compile": self.jit_compile, "strategy": self.strategy, "replicas": replicas}
+
+
+def data_and_split(settings: TrainSettings) -> tuple[FramesData, Split]:
+    """Open the frames and split them as ``settings`` say; InputError for anything that cannot work."""
+    data = open_frames(settings.data, settings.annotations)
+    split = make_split(data.labels, data.paths, settings.split, data.classes)
+    if settings.batch_size > len(split.train):
+        raise InputError(f"--batch_size {settings.batch_size} is larger than the {len(split.train)} training clips")
+    print(describe(split, data.labels), flush=True)
+    return data, split
