@@ -123,7 +123,7 @@ def main() -> None:
 
     from utils.tensorflow_runtime import training_runtime
 
-    strategy = training_runtime(settings)
+    strategy, settings = training_runtime(settings)
     import keras
     import numpy as np
 

@@ -5,11 +5,14 @@
         --output_dir export/UCF11_student_T10
 
 Writes, in --output_dir:
-    saved_model/          TensorFlow SavedModel (serving signature: uint8 clips -> logits)
-    model_float32.tflite  TFLite, float32, built-in operators only
-    model_int8.tflite     TFLite, dynamic-range int8 weights (about 4x smaller)
-    export_report.md/.json  per form: file size, top-1 agreement with the Keras model and the largest
-                          logit difference on the model's test clips, CPU latency per clip (batch 1)
+    saved_model/               TensorFlow SavedModel (serving signature: uint8 clips -> logits)
+    model_float32.tflite       TFLite, float32, built-in operators only, every convolution run by XNNPACK
+    model_dynamic_int8.tflite  TFLite, int8 weights and float activations (dynamic range)
+    model_int8.tflite          TFLite, full integer: int8 weights and activations, calibrated on clips
+                               of the model's training split; uint8 clips in, float32 logits out
+    model.json                 the model's sidecar (classes, clip shape), for predict.py
+    export_report.md/.json     per form: file size, top-1 agreement with the Keras model and the largest
+                               logit difference on the model's test clips, CPU latency per clip (batch 1)
 
 The clips are the model's own test clips, from its sidecar, as evaluate.py scores it. Inputs are
 uint8 N x T x H x W x 3 RGB clips and outputs are logits, as in the Keras model (softmax them for
@@ -37,6 +40,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--timing_runs", type=int, default=10,
                         help="timed single-clip calls per form for the CPU latency; 0 skips timing")
     parser.add_argument("--batch_size", type=positive_int, default=8, help="clips per Keras prediction batch")
+    parser.add_argument("--calibration_clips", type=positive_int, default=100,
+                        help="training clips (spread over the training split) that calibrate the full-integer int8 "
+                             "model's activation ranges")
     return parser
 
 
@@ -57,9 +63,15 @@ def main() -> None:
     from utils.tensorflow_runtime import import_tensorflow
 
     import_tensorflow()
-    from utils.export.report import export_all
+    import numpy as np
 
-    reports = export_all(args.recognizer, data, indices, args.output_dir, args.batch_size, args.timing_runs)
+    from utils.export.report import export_all
+    from utils.sidecar import read_sidecar
+
+    train = np.asarray(read_sidecar(args.recognizer)["split"]["train_indices"], np.int64)
+    calibration = train[np.linspace(0, len(train) - 1, min(args.calibration_clips, len(train))).astype(int)]
+    reports = export_all(args.recognizer, data, indices, args.output_dir, args.batch_size, args.timing_runs,
+                         calibration)
     int8 = reports[-1]
     if int8.top1_agreement < INT8_AGREEMENT_WARNING:
         print(f"note: the int8 model agrees with the Keras model on {100 * int8.top1_agreement:.1f}% of the test "

@@ -70,7 +70,7 @@ def main() -> None:
 
     from utils.tensorflow_runtime import training_runtime
 
-    strategy = training_runtime(settings)
+    strategy, settings = training_runtime(settings)
     import keras
 
     from models.initialisation import initialise

@@ -35,7 +35,7 @@ def main() -> None:
 
     from utils.tensorflow_runtime import training_runtime
 
-    strategy = training_runtime(settings)
+    strategy, settings = training_runtime(settings)
     from models.c3d import student_c3d
     from models.initialisation import initialise
     from utils.training.run import seed_everything, train_and_save

@@ -58,7 +58,7 @@ def main() -> None:
 
     from utils.tensorflow_runtime import training_runtime
 
-    strategy = training_runtime(settings)
+    strategy, settings = training_runtime(settings)
     from models.c3d import teacher_c3d
     from models.initialisation import initialise
     from models.sports1m import port_width, sports1m_c3d, weights_pretext

@@ -7,10 +7,10 @@ import sys
 import time
 from pathlib import Path
 
-from bench import compute, deployment, distillation, extraction, input_pipeline, memory, results
+from bench import compute, deployment, distillation, extraction, input_pipeline, memory, precision, results
 
 BENCHMARKS = {"extraction": extraction, "input_pipeline": input_pipeline, "memory": memory,
-              "distillation": distillation, "compute": compute, "deployment": deployment}
+              "distillation": distillation, "compute": compute, "precision": precision, "deployment": deployment}
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
@@ -26,6 +26,8 @@ if __name__ == "__main__":
         print(f"== {name}: {seconds[name]:.0f} s ==", flush=True)
     command = "python -m bench" + " ".join(["", *sys.argv[1:]])
     here = Path(__file__).resolve().parent
-    path = results.write(measured, extraction.machine(), command, here if args.only == list(BENCHMARKS) else here / "out",
+    from utils.machine import describe_cpu
+
+    path = results.write(measured, describe_cpu(), command, here if args.only == list(BENCHMARKS) else here / "out",
                          seconds)
     print(f"\n{path.read_text()}")

@@ -8,9 +8,13 @@ which measures, side by side:
            clip size), width 1.0, after warm-up steps; FLOPs per step = 3 x forward FLOPs per
            clip (utils/evaluation/model_cost.py) x batch (backward = two forward-sized products)
 
+  peaks    the same matmul and a 3x3x3 Conv3D (8x16x28x28x128 -> 256 channels) in float32 and in
+           bfloat16, side by side: what the CPU's units reach in each precision
+
 Variants: TensorFlow's default CPU setting on this machine (oneDNN off on AMD CPUs: the "before"),
-this project's setting (oneDNN on), XLA (``--jit_compile on``) and a larger batch. The efficiency
-is step FLOP/s over the best matmul FLOP/s of the run.
+this project's setting (oneDNN on), XLA (``--jit_compile on``), a larger batch, and Keras's mixed
+bfloat16 policy (what ``--mixed_precision auto`` picks on a CPU with bfloat16 units). The efficiency
+is step FLOP/s over the best matmul FLOP/s of the run in the precision the step computes in.
 
     python -m bench.compute [--large]     # --large: more timed steps
 """
@@ -35,6 +39,41 @@ VARIANTS = [  # (name, model, batch, oneDNN, jit)
     ("teacher, TensorFlow default (oneDNN off)", "teacher", 8, "0", False),
     ("teacher, this project (oneDNN on)", "teacher", 8, "1", False),
 ]
+BFLOAT16_VARIANTS = [  # (name, model, batch): oneDNN on, no XLA, Keras's mixed_bfloat16 policy
+    ("student, mixed bfloat16 (oneDNN on)", "student", 8),
+    ("teacher, mixed bfloat16 (oneDNN on)", "teacher", 8),
+]
+
+
+def peak_flops(dtype: str, reps: int = 10) -> dict:
+    """Best FLOP/s of a 2048² matmul and of a 3x3x3 Conv3D (8x16x28x28x128 -> 256) in ``dtype``."""
+    import tensorflow as tf
+
+    def best(call, flops: float) -> float:
+        call().numpy()
+        fastest = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            for _ in range(reps):
+                out = call()
+            out.numpy()
+            fastest = min(fastest, (time.perf_counter() - start) / reps)
+        return flops / fastest
+
+    n = 2048
+    a, b = (tf.cast(tf.random.normal((n, n)), dtype) for _ in range(2))
+    x = tf.cast(tf.random.normal((8, 16, 28, 28, 128)), dtype)
+    k = tf.cast(tf.random.normal((3, 3, 3, 128, 256)), dtype)
+    conv_flops = 2 * 8 * 16 * 28 * 28 * 256 * 27 * 128
+    return {"matmul": best(tf.function(lambda: tf.matmul(a, b)), 2 * n**3),
+            "conv3d": best(tf.function(lambda: tf.nn.conv3d(x, k, [1] * 5, "SAME")), conv_flops)}
+
+
+def measure_peaks() -> dict:
+    """Runs in its own process: both precisions' peaks, interleaved, best of two rounds each."""
+    rounds = [peak_flops(dtype) for dtype in ("float32", "bfloat16", "float32", "bfloat16")]
+    return {dtype: {op: max(r[op] for r in rounds[i::2]) for op in ("matmul", "conv3d")}
+            for i, dtype in enumerate(("float32", "bfloat16"))}
 
 
 def measure(model_name: str, batch: int, jit: bool, steps: int, precision: str = "off") -> dict:
@@ -48,8 +87,10 @@ def measure(model_name: str, batch: int, jit: bool, steps: int, precision: str =
     from utils.training.run import compile_classifier
 
     set_precision(precision)
+    dtype = "bfloat16" if precision == "bfloat16" else "float32"
+
     def matmul_flops(n: int = 2048, reps: int = 10) -> float:
-        a, b = tf.random.normal((n, n)), tf.random.normal((n, n))
+        a, b = (tf.cast(tf.random.normal((n, n)), dtype) for _ in range(2))
         product = tf.function(lambda: tf.matmul(a, b))
         product().numpy()
         best = float("inf")
@@ -83,10 +124,7 @@ def measure(model_name: str, batch: int, jit: bool, steps: int, precision: str =
 def run_variant(model_name: str, batch: int, onednn: str, jit: bool, steps: int, precision: str = "off") -> dict:
     code = (f"import json, bench.compute as c; "
             f"print(json.dumps(c.measure({model_name!r}, {batch}, {jit}, {steps}, {precision!r})))")
-    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": onednn}
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                            check=True)
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_code(code, {**os.environ, "TF_ENABLE_ONEDNN_OPTS": onednn})
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -94,26 +132,45 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--large", action="store_true", help="3x the timed steps")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "compute.json")
     args = parser.parse_args(argv)
+    peaks = run_code("import json, bench.compute as c; print(json.dumps(c.measure_peaks()))")
+    for dtype, values in peaks.items():
+        print(f"{dtype}: matmul {values['matmul'] / 1e9:.0f} GFLOP/s, Conv3D {values['conv3d'] / 1e9:.0f} GFLOP/s",
+              flush=True)
     variants = []
-    for name, model_name, batch, onednn, jit in VARIANTS:
+    runs = [(name, model, batch, onednn, jit, "off") for name, model, batch, onednn, jit in VARIANTS]
+    runs += [(name, model, batch, "1", False, "bfloat16") for name, model, batch in BFLOAT16_VARIANTS]
+    for name, model_name, batch, onednn, jit, precision in runs:
         steps = (2 if model_name == "student" else 1) * (3 if args.large else 1)
-        measured = run_variant(model_name, batch, onednn, jit, steps)
+        measured = run_variant(model_name, batch, onednn, jit, steps, precision)
         variants.append({"name": name, "model": model_name, "batch": batch, "onednn": onednn == "1", "jit": jit,
-                         "steps": steps, **measured})
+                         "precision": "bfloat16" if precision == "bfloat16" else "float32", "steps": steps, **measured})
         print(f"{name}: {measured['seconds_per_step']:.2f} s/step, "
               f"{measured['step_flops_per_s'] / 1e9:.1f} GFLOP/s", flush=True)
-    peak = max(v["matmul_flops_per_s"] for v in variants)
-    for v in variants:
+    for v in variants:  # against the peak of the precision the step computes in
+        peak = max(peaks[v["precision"]]["matmul"], *(w["matmul_flops_per_s"] for w in variants
+                                                       if w["precision"] == v["precision"]))
+        v["reference_flops_per_s"] = peak
         v["efficiency"] = v["step_flops_per_s"] / peak
-    result = {"clip": list(CLIP), "width": 1.0, "matmul_flops_per_s": peak, "variants": variants,
-              "gpu": gpu_rows(args.large)}
+    float32_peak = max(v["reference_flops_per_s"] for v in variants if v["precision"] == "float32")
+    result = {"clip": list(CLIP), "width": 1.0, "matmul_flops_per_s": float32_peak, "peaks": peaks,
+              "variants": variants, "gpu": gpu_rows(args.large)}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2))
-    print(f"matmul (best in the run): {peak / 1e9:.1f} GFLOP/s")
     for v in variants:
-        print(f"{v['name']}: {100 * v['efficiency']:.0f}% of matmul "
-              f"[target >= {70 if v['model'] == 'teacher' else 40}%]")
+        print(f"{v['name']}: {100 * v['efficiency']:.0f}% of the {v['precision']} matmul"
+              + (f" [target >= {70 if v['model'] == 'teacher' else 40}%]" if v["precision"] == "float32" else ""))
+    for model in ("student", "teacher"):
+        f32 = next(v for v in variants if v["model"] == model and v["onednn"] and not v["jit"] and v["batch"] == 8
+                   and v["precision"] == "float32")
+        b16 = next(v for v in variants if v["model"] == model and v["precision"] == "bfloat16")
+        print(f"{model} step, mixed bfloat16 over float32: {f32['seconds_per_step'] / b16['seconds_per_step']:.2f}x faster")
     return result
+
+
+def run_code(code: str, env: dict | None = None):
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env or dict(os.environ), capture_output=True,
+                            text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def gpu_rows(large: bool) -> list[dict] | None:

@@ -1,5 +1,6 @@
-"""Export: the TFLite-compatible pooling equals MaxPooling3D, and export_student.py's forms agree
-with the Keras model (int8: top-1 agreement at least 90% on well-separated classes)."""
+"""Export: the TFLite-compatible pooling and convolution equal MaxPooling3D and Conv3D, and
+export_student.py's forms agree with the Keras model (int8: top-1 agreement at least 90% on
+well-separated classes)."""
 
 import json
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from models.c3d import student_c3d
-from models.tflite_compatible import FrameThenTimeMaxPool, tflite_compatible
+from models.tflite_compatible import FrameThenTimeMaxPool, StackedFramesConv, stacked_kernel, tflite_compatible
 from tests.frames_factory import write_frames_folder
 from tests.scripts import run_script
 
@@ -23,10 +24,22 @@ def test_frame_then_time_pooling_equals_max_pooling_3d(pool, shape):
     np.testing.assert_array_equal(FrameThenTimeMaxPool(pool)(x), want)
 
 
-def test_tflite_compatible_copy_has_no_3d_pooling_and_the_same_outputs():
+@pytest.mark.parametrize("kernel, shape", [((3, 3, 3), (2, 5, 6, 7, 3)), ((1, 3, 3), (1, 4, 5, 5, 2)),
+                                           ((5, 1, 3), (1, 6, 4, 4, 2))])
+def test_stacked_frames_convolution_equals_conv_3d(kernel, shape):
+    x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    conv = keras.layers.Conv3D(4, kernel, padding="same", activation="relu")
+    want = conv(x)
+    stacked = StackedFramesConv(4, kernel, "relu")
+    stacked.build(shape)
+    stacked.set_weights([stacked_kernel(conv.get_weights()[0]), conv.get_weights()[1] + 0])
+    np.testing.assert_allclose(stacked(x), want, rtol=1e-5, atol=1e-5)
+
+
+def test_tflite_compatible_copy_has_no_3d_pooling_or_convolution_and_the_same_outputs():
     model = student_c3d(4, (16, 32, 32, 3), width=0.25)
     copy = tflite_compatible(model)
-    assert not any(isinstance(layer, keras.layers.MaxPooling3D) for layer in copy.layers)
+    assert not any(isinstance(layer, (keras.layers.MaxPooling3D, keras.layers.Conv3D)) for layer in copy.layers)
     clips = np.random.default_rng(1).integers(0, 256, (2, 16, 32, 32, 3), dtype=np.uint8)
     np.testing.assert_allclose(copy.predict(clips, verbose=0), model.predict(clips, verbose=0), rtol=1e-5, atol=1e-6)
 
@@ -42,7 +55,7 @@ def exported(tmp_path_factory):
     assert result.returncode == 0, result.stderr
     out = folder / "export"
     result = run_script("export_student.py", "--data", frames, "--recognizer", model, "--output_dir", out,
-                        "--timing_runs", 2)
+                        "--timing_runs", 2, "--calibration_clips", 16)
     assert result.returncode == 0, result.stderr
     return model, out, result
 
@@ -51,25 +64,35 @@ def test_every_form_is_written_and_agrees_with_the_keras_model(exported):
     model, out, result = exported
     report = json.loads((out / "export_report.json").read_text())
     forms = {form["form"]: form for form in report["forms"]}
-    assert list(forms) == ["Keras (.keras)", "SavedModel", "TFLite float32", "TFLite int8 (dynamic range)"]
+    assert list(forms) == ["Keras (.keras)", "SavedModel", "TFLite float32", "TFLite int8 (dynamic range)",
+                           "TFLite int8 (full integer)"]
+    assert report["calibration_clips"] == 16
     assert report["test_clips"] == len(json.loads(model.with_suffix(".json").read_text())["split"]["test_indices"])
     assert forms["SavedModel"]["top1_agreement"] == 1.0 and forms["SavedModel"]["max_abs_logit_difference"] < 1e-4
     assert forms["TFLite float32"]["top1_agreement"] == 1.0
     assert forms["TFLite float32"]["max_abs_logit_difference"] < 1e-3
     assert forms["TFLite int8 (dynamic range)"]["top1_agreement"] >= INT8_MIN_AGREEMENT
     assert forms["TFLite int8 (dynamic range)"]["size_bytes"] < 0.5 * forms["TFLite float32"]["size_bytes"]
+    assert forms["TFLite int8 (full integer)"]["top1_agreement"] >= INT8_MIN_AGREEMENT
+    assert forms["TFLite int8 (full integer)"]["size_bytes"] < 0.5 * forms["TFLite float32"]["size_bytes"]
+    assert json.loads((out / "model.json").read_text())["classes"] == ["Bright", "Dark", "Red"]
     assert all(form["latency_ms_per_clip"] > 0 for form in forms.values())
     assert (out / "saved_model" / "saved_model.pb").is_file() and not list(out.glob("*.partial*"))
     assert "| TFLite int8 (dynamic range) |" in (out / "export_report.md").read_text()
 
 
-def test_tflite_models_use_only_builtin_operators_and_take_uint8_clips(exported):
-    import tensorflow as tf
+def test_tflite_models_use_only_builtin_operators_xnnpack_runs_and_take_uint8_clips(exported):
+    from ai_edge_litert.interpreter import Interpreter
 
     _, out, _ = exported
-    for name in ("model_float32.tflite", "model_int8.tflite"):
-        interpreter = tf.lite.Interpreter(model_path=str(out / name))
+    for name in ("model_float32.tflite", "model_dynamic_int8.tflite", "model_int8.tflite"):
+        interpreter = Interpreter(model_path=str(out / name))
         ops = {op["op_name"] for op in interpreter._get_ops_details()}
-        assert "CONV_3D" in ops and "MAX_POOL_2D" in ops and not any(op.startswith("Flex") for op in ops), ops
+        assert {"CONV_2D", "MAX_POOL_2D"} <= ops, ops
+        assert not ops & {"CONV_3D", "MAX_POOL_3D", "REDUCE_MAX"} and not any(op.startswith("Flex") for op in ops), ops
         source, = interpreter.get_input_details()
         assert source["dtype"] == np.uint8 and list(source["shape"]) == [1, 16, 16, 16, 3]
+    full = Interpreter(model_path=str(out / "model_int8.tflite"))
+    weights = [t for t in full.get_tensor_details() if t["name"].endswith(("conv1", "kernel")) or "conv" in t["name"]]
+    assert any(t["dtype"] == np.int8 for t in weights)  # integer weights and activations, not float ones
+    assert full.get_output_details()[0]["dtype"] == np.float32  # logits come back as floats

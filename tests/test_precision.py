@@ -93,3 +93,32 @@ def test_float16_without_a_gpu_is_a_one_line_error(tmp_path):
                         "--mixed_precision", "float16")
     assert_one_line_error(result, "--mixed_precision float16", "bfloat16")
     assert not (tmp_path / "s.keras").exists()
+
+
+def test_auto_picks_bfloat16_only_where_the_cpu_has_bfloat16_units(monkeypatch):
+    import utils.machine
+    from utils.training.precision import resolve_precision
+
+    monkeypatch.setattr("tensorflow.config.list_physical_devices", lambda kind=None: [])
+    monkeypatch.setattr(utils.machine, "cpu_flags", lambda: ["avx2", "avx512f"])
+    monkeypatch.setattr(utils.machine, "has_native_bfloat16", lambda: False)
+    precision, why = resolve_precision("auto")
+    assert precision == "off" and "no bfloat16" in why
+    monkeypatch.setattr(utils.machine, "cpu_flags", lambda: ["avx512f", "avx512_bf16"])
+    monkeypatch.setattr(utils.machine, "has_native_bfloat16", lambda: True)
+    assert resolve_precision("auto") == ("bfloat16", "auto: this CPU has avx512_bf16")
+    assert resolve_precision("off") == ("off", "as asked")
+
+
+def test_the_default_precision_is_resolved_printed_and_recorded(tmp_path):
+    from utils.machine import has_native_bfloat16
+
+    frames = write_frames_folder(tmp_path / "frames", shape=CLIP[:3])
+    result = run_script("train_student.py", "--data", frames, "--epochs", 1, "--width", 0.125, "--batch_size", 4,
+                        "--output_path", tmp_path / "s.keras", "--logdir", tmp_path / "tb")
+    assert result.returncode == 0, result.stderr
+    expected = "bfloat16" if has_native_bfloat16() else "off"
+    line = next(line for line in result.stdout.splitlines() if line.startswith("precision:"))
+    assert ("mixed bfloat16" if expected == "bfloat16" else "float32") in line and "auto" in line
+    hyper = json.loads((tmp_path / "s.json").read_text())["hyperparameters"]
+    assert hyper["mixed_precision"] == expected and hyper["mixed_precision_flag"] == "auto"

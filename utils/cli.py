@@ -148,9 +148,10 @@ def add_training_arguments(parser: argparse.ArgumentParser, epochs: int, output:
                             "models/initialisation.py)")
     compute = parser.add_argument_group("compute", "speed settings; they do not change what is saved (always a "
                                         "float32 model)")
-    compute.add_argument("--mixed_precision", choices=("off", "float16", "bfloat16"), default="off",
-                         help="train in 16-bit (float16: most GPUs; bfloat16: A100/H100-class GPUs and CPUs "
-                              "with bf16 units) with float32 weights, logits and loss; slower on most CPUs")
+    compute.add_argument("--mixed_precision", choices=("auto", "off", "float16", "bfloat16"), default="auto",
+                         help="16-bit compute with float32 weights, logits and loss. auto: bfloat16 on a CPU with "
+                              "bfloat16 units (avx512_bf16, amx_bf16) or a GPU of compute capability >= 8.0, float16 on "
+                              "older GPUs, float32 elsewhere; off: float32, the paper's exact protocol")
     compute.add_argument("--jit_compile", choices=("auto", "on", "off"), default="auto",
                          help="XLA-compile the training step; auto: Keras's choice, on with a GPU, off on "
                               "CPU-only machines (XLA's CPU 3-D convolutions are several times slower)")

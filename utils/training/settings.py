@@ -29,9 +29,10 @@ class TrainSettings:
     lr: float = 1e-4
     width: float = 1.0
     init: str = "glorot"
-    mixed_precision: str = "off"
+    mixed_precision: str = "off"  # the CLI's default is "auto", resolved by utils/tensorflow_runtime.training_runtime
     jit_compile: str = "auto"
     strategy: str = "auto"
+    requested_precision: str | None = None  # what --mixed_precision said, when it was resolved from "auto"
 
     @classmethod
     def from_args(cls, parsed, **overrides) -> TrainSettings:
@@ -56,6 +57,7 @@ class TrainSettings:
         """The sidecar's record of how the model was trained."""
         return {"batch_size": self.batch_size, "epochs": self.epochs, "lr": self.lr, "width": self.width,
                 "seed": self.seed, "optimizer": "adam", "init": self.init, "mixed_precision": self.mixed_precision,
+                "mixed_precision_flag": self.requested_precision or self.mixed_precision,
                 "jit_compile": self.jit_compile, "strategy": self.strategy, "replicas": replicas}
 
 
