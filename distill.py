@@ -38,7 +38,7 @@ from utils.errors import InputError
 from utils.evaluation.test_clips import check_model_matches_data
 from utils.sidecar import read_sidecar
 from utils.training.outputs import RunPaths
-from utils.training.settings import TrainSettings, data_and_split
+from utils.training.settings import TrainSettings, data_and_split, output_path
 
 
 def build_parser() -> ArgumentParser:
@@ -97,7 +97,8 @@ def run_paths(args, temperature: float, sweep: bool) -> RunPaths:
             return path
         return path.with_name(f"{path.stem}_T{temperature:g}{path.suffix}")
 
-    return RunPaths.for_output(tagged(args.output_path), tagged(args.log_path), tagged(args.logdir))
+    return RunPaths.for_output(tagged(output_path(args)), tagged(args.log_path), tagged(args.logdir),
+                               create=args.output_path is None)
 
 
 def finished_before(paths: RunPaths, teacher_sha256: str) -> bool:

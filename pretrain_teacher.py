@@ -33,7 +33,7 @@ from utils.cli import (
     run,
 )
 from utils.errors import InputError
-from utils.training.settings import TrainSettings, data_and_split
+from utils.training.settings import TrainSettings, data_and_split, output_path
 
 # Trained on inputs scaled to unit range (Adam's steps suit that scale); the port's file, written for
 # 0-255 inputs, gets the scale folded into conv1 (models/sports1m.py).
@@ -52,7 +52,7 @@ def build_parser() -> ArgumentParser:
 
 
 def weights_path(args) -> Path:
-    output = Path(args.output_path)
+    output = output_path(args)
     return args.weights_output or output.with_name(f"{output.stem}_sports1M_weights_tf.h5")
 
 

@@ -69,6 +69,9 @@ def build_parser() -> ArgumentParser:
     group.add_argument("--distill_epochs", type=positive_int, default=100, help="epochs of each distilled student")
     group.add_argument("--batch_size", type=positive_int, default=8, help="clips per step")
     group.add_argument("--lr", type=positive_float, default=1e-4, help="Adam learning rate")
+    group.add_argument("--mixed_precision", choices=("auto", "off", "float16", "bfloat16"), default="auto",
+                       help="training precision of every model (see train_teacher.py --help); off is the paper's "
+                            "float32")
     group.add_argument("--init", choices=INITS, default="glorot",
                        help="initial weights of the TFS teacher and the students (see train_teacher.py --help)")
     group.add_argument("--teacher_width", type=positive_float, default=1.0,

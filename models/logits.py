@@ -16,11 +16,10 @@ from utils.errors import InputError
 
 
 def _output_operation(model: keras.Model):
-    outputs = getattr(model, "outputs", None) or []
-    if len(outputs) == 1 and hasattr(outputs[0], "_keras_history"):
-        operation = outputs[0]._keras_history[0]
-    else:
-        operation = model.layers[-1]
+    """The operation (layer or keras.ops call) whose result is the model's output: the last of a
+    functional model's topologically sorted operations, or a Sequential model's last layer."""
+    operations = getattr(model, "operations", None) or model.layers
+    operation = operations[-1]
     if isinstance(operation, keras.Model):
         return _output_operation(operation)
     return operation

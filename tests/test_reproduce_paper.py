@@ -101,5 +101,11 @@ def test_seeds_repeat_the_protocol_per_seed_and_report_mean_std_gains_and_time(t
     assert "Departures from the paper's protocol" in text and "initialisation motion" in text
     assert "h of wall time for training and evaluation on" in text
     assert (out / "accuracy_vs_temperature.png").read_bytes()[:4] == b"\x89PNG"
+    from tests.test_tensorboard import hparams_runs
+
+    runs = hparams_runs(out / "runs")  # one TensorBoard root: every model of every seed in the HParams view
+    assert sorted(str(r.relative_to(out / "runs")) for r in runs) == sorted(
+        f"seed_{s}/{name}" for s in (3, 4) for name in ("student", "student_TFS_T5", "student_equal_budget",
+                                                         "teacher_TFS"))
     again = run_script("reproduce_paper.py", *args, timeout=300)
     assert again.returncode == 0 and again.stdout.count("done, skipping") == 2 * 5  # 4 steps and the evaluation, per seed

@@ -160,9 +160,11 @@ def add_training_arguments(parser: argparse.ArgumentParser, epochs: int, output:
                               "machines in TF_CONFIG, auto = mirrored with 2+ GPUs, else none; --batch_size is the "
                               "global batch (see README)")
     outputs = parser.add_argument_group("outputs")
-    outputs.add_argument("--output_path", type=Path, default=Path(output),
-                         help="model file (.keras; a legacy .h5 name also works); its sidecar is the same "
-                              "name with .json")
+    outputs.add_argument("--output_path", type=Path, default=None,
+                         help=f"model file (.keras; a legacy .h5 name also works); its sidecar is the same name with "
+                              f".json (default: {output}, its folder created if missing; a folder given here must "
+                              f"exist, so that a mistyped path is not silently created)")
+    parser.set_defaults(default_output_path=Path(output))
     outputs.add_argument("--log_path", type=Path, default=None,
                          help="CSV training history (default: OUTPUT.history.csv beside the model)")
     outputs.add_argument("--logdir", type=Path, default=None,

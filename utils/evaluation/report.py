@@ -53,6 +53,7 @@ def score_model(path: Path, name: str, data: FramesData, clips: TestClips, folde
     from utils.evaluation.metrics import classification_metrics, softmax
     from utils.evaluation.model_cost import cpu_speed, flops_per_clip, parameter_count, size_on_disk
     from utils.evaluation.plots import confusion_matrix_png, roc_png
+    from utils.evaluation.tensorboard import write_test_results
     from utils.evaluation.test_clips import predict_logits
     from utils.sidecar import read_sidecar
 
@@ -79,6 +80,13 @@ def score_model(path: Path, name: str, data: FramesData, clips: TestClips, folde
     roc_png(labels, softmax(logits), data.classes, folder / "roc.png", f"{name}: ROC",
             [scores["per_class"][c]["roc_auc"] for c in data.classes])
     atomic_files.write_text(folder / "metrics.json", json.dumps(report, indent=2) + "\n")
+    if record.get("tensorboard"):
+        prefix = "test" if clips.source == "recorded" else f"test_{clips.settings['protocol']}_seed{clips.settings['seed']}"
+        try:
+            write_test_results(Path(record["tensorboard"]), scores, {"confusion_matrix": folder / "confusion_matrix.png",
+                                                                     "roc": folder / "roc.png"}, prefix)
+        except OSError as error:  # a run folder moved or read-only: the files above hold everything anyway
+            print(f"{name}: test scores not added to TensorBoard ({record['tensorboard']}: {error})", flush=True)
     keras.backend.clear_session()
     return report
 

@@ -50,6 +50,7 @@ class ReproductionSettings:
     batch_size: int = 8
     lr: float = 1e-4
     init: str = "glorot"
+    mixed_precision: str = "auto"
     teacher_width: float = 1.0
     student_width: float = 1.0
     alpha: float = 0.1
@@ -66,6 +67,7 @@ class ReproductionSettings:
         return cls(data=p.data, annotations=p.annotations, weights=p.weights, output_dir=p.output_dir, split=split,
                    seeds=seeds, per_seed_folders=bool(p.seeds), teacher_epochs=epochs[0], student_epochs=epochs[1],
                    distill_epochs=epochs[2], batch_size=p.batch_size, lr=p.lr, init=p.init,
+                   mixed_precision=p.mixed_precision,
                    teacher_width=p.teacher_width, student_width=p.student_width, alpha=p.alpha,
                    temperatures=tuple(sorted(set(p.temperatures))), timing_runs=p.timing_runs)
 
@@ -95,15 +97,19 @@ class Step:
 def plan(settings: ReproductionSettings) -> list[Step]:
     """The training and distillation steps of one seed (``settings.for_seed``); TUTL with weights."""
     folder = settings.folder(settings.split.seed)
-    models, runs = folder / "models", folder / "runs"
+    models = folder / "models"
+    # one TensorBoard root for every seed and model: tensorboard --logdir OUTPUT/runs
+    runs = settings.output_dir / "runs" / (f"seed_{settings.split.seed}" if settings.per_seed_folders else "")
     data = ["--data", str(settings.data)] + (["--annotations", str(settings.annotations)] if settings.annotations
                                              else [])
-    common = ["--batch_size", str(settings.batch_size), "--lr", str(settings.lr)]
+    common = ["--batch_size", str(settings.batch_size), "--lr", str(settings.lr), "--mixed_precision",
+              settings.mixed_precision]
     split = {f"split.{key}": value for key, value in settings.split.to_json().items()}
 
     def training(epochs: int, width: float | None, init: bool = True) -> dict:
         expected = {"hyperparameters.epochs": epochs, "hyperparameters.batch_size": settings.batch_size,
-                    "hyperparameters.lr": settings.lr, **split}
+                    "hyperparameters.lr": settings.lr, "hyperparameters.mixed_precision_flag": settings.mixed_precision,
+                    **split}
         if width is not None:
             expected["hyperparameters.width"] = width
         if init:

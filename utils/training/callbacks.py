@@ -6,6 +6,7 @@ interrupted run never leaves a file the next run cannot load.
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import time
@@ -37,6 +38,29 @@ class EpochTimer(keras.callbacks.Callback):
             logs["epoch_seconds"] = time.perf_counter() - self._start
 
 
+class EpochLog(keras.callbacks.Callback):
+    """Appends one line per finished epoch to the run's log file (NAME.log)."""
+
+    def __init__(self, path: Path, epochs: int):
+        super().__init__()
+        self.path, self.epochs = Path(path), epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        values = " ".join(f"{name} {value:.4g}" for name, value in (logs or {}).items()
+                          if name not in ("epoch_seconds", "learning_rate"))
+        seconds = (logs or {}).get("epoch_seconds")
+        append_log(self.path, f"epoch {epoch + 1}/{self.epochs}: {values}" + (f" ({seconds:.1f} s)" if seconds else ""))
+
+
+def append_log(path: Path, *lines: str) -> None:
+    """Lines appended to a run's log file, each with the time it was written."""
+    import datetime
+
+    stamp = datetime.datetime.now().isoformat(timespec="seconds")
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.writelines(f"{stamp} {line}\n" for line in lines)
+
+
 class EpochBackup(keras.callbacks.BackupAndRestore):
     """Keras's BackupAndRestore with Ctrl-C held while it writes.
 
@@ -48,22 +72,43 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
     def __init__(self, *args, write: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.write = write  # False on workers other than the chief: they only read the chief's backup
+        self.restored_epoch = 0
 
-    def _save_model(self):
+    def on_epoch_end(self, epoch, logs=None):  # the backup is saved here (save_freq "epoch")
         if not self.write:
             return
         with interrupts_deferred():
-            super()._save_model()
+            super().on_epoch_end(epoch, logs)
 
     def on_train_begin(self, logs=None):
+        """Restore the last finished epoch; ``restored_epoch`` is then the epoch to start from."""
         from utils.errors import InputError
 
+        backup = Path(self.backup_dir)
+        metadata, previous = backup / "training_metadata.json", backup / "training_metadata.json.bkp"
+        if metadata.exists() and _epoch_in(metadata) is None:  # a kill between truncating and writing it
+            if previous.exists() and _epoch_in(previous) is not None and (backup / "latest.weights.h5.bkp").exists():
+                shutil.copy(backup / "latest.weights.h5.bkp", backup / "latest.weights.h5")
+                shutil.copy(previous, metadata)
+            else:
+                raise InputError(f"{backup}: the backup of the interrupted run is damaged ({metadata.name} holds no "
+                                 "epoch, and no earlier copy does); delete this folder to train from the start")
         try:
             super().on_train_begin(logs)
         except (OSError, ValueError) as error:
             reason = " ".join(str(error).split())[:200]
             raise InputError(f"{self.backup_dir}: the backup of the interrupted run cannot be loaded ({reason}); "
                              "delete this folder to train from the start") from None
+        self.restored_epoch = (_epoch_in(metadata) or 0) if metadata.exists() else 0
+
+
+def _epoch_in(metadata: Path) -> int | None:
+    """The finished-epoch count a backup's training_metadata.json holds; None if it holds none."""
+    try:
+        epoch = json.loads(metadata.read_text()).get("epoch")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 0 else None
 
 
 class BestCheckpoint(keras.callbacks.Callback):

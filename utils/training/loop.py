@@ -24,8 +24,10 @@ from utils.training.callbacks import (
     MONITOR,
     BestCheckpoint,
     EpochBackup,
+    EpochLog,
     EpochTimer,
     LearningRateLogger,
+    append_log,
     deployable,
 )
 from utils.training.outputs import RunPaths
@@ -76,12 +78,15 @@ def fit(model: keras.Model, train_input: Callable, validation, epochs: int, path
         return 0
     if finished:
         print(f"resuming from the end of epoch {finished} (backup in {paths.backup})", flush=True)
+        if chief:
+            append_log(paths.log, f"resuming from the end of epoch {finished} (backup in {paths.backup})")
     callbacks = [EpochTimer(), LearningRateLogger()]
     if chief:
         paths.history.parent.mkdir(parents=True, exist_ok=True)
         callbacks += [keras.callbacks.TensorBoard(log_dir=str(paths.tensorboard)),
                       BestCheckpoint(paths.best, best=best),
-                      keras.callbacks.CSVLogger(str(paths.history), append=True)]
+                      keras.callbacks.CSVLogger(str(paths.history), append=True),
+                      EpochLog(paths.log, epochs)]
     # Last, so an epoch counts as finished only once everything above is written. Its files
     # outlive the loop (finish() removes them): a kill between the last epoch and the final save
     # then resumes straight to the save instead of training again from scratch.
@@ -114,7 +119,7 @@ def run_epochs(model: keras.Model, strategy, train_input: Callable, validation, 
     predict = tf.function(lambda clips: network(clips, training=False), reduce_retracing=True)
     model.stop_training = False
     callback_list.on_train_begin()
-    first = getattr(model, "_initial_epoch", None) or 0  # set by the backup callback when resuming
+    first = next((c.restored_epoch for c in callbacks if isinstance(c, EpochBackup)), 0)  # set by its on_train_begin
     done, logs = 0, {}
     for epoch in range(first, epochs):
         model.reset_metrics()

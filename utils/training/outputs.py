@@ -7,6 +7,8 @@ For ``--output_path models/teacher.keras``:
     models/teacher.history.csv    per-epoch loss, accuracy, val_loss, val_accuracy, learning_rate
                                   (or --log_path)
     models/teacher.curves.png     loss and accuracy per epoch, drawn from the history
+    models/teacher.log            the run's log: command line, settings, every epoch, the result
+                                  (appended to when the run resumes)
     runs/teacher/                 TensorBoard logs (or --logdir)
     models/teacher.best.keras     while training: the best model so far
     models/teacher.backup/        while training: last finished epoch (Keras BackupAndRestore)
@@ -32,6 +34,11 @@ class RunPaths:
         return self.output.with_name(self.output.stem + ".best.keras")
 
     @property
+    def log(self) -> Path:
+        """NAME.log: the command line, settings, every epoch and the result, appended on resumption."""
+        return self.output.with_name(self.output.stem + ".log")
+
+    @property
     def curves(self) -> Path:
         return self.output.with_name(self.output.stem + ".curves.png")
 
@@ -43,13 +50,14 @@ class RunPaths:
         return output_is_complete(self.output)
 
     @classmethod
-    def for_output(cls, output_path: Path, log_path: Path | None = None, logdir: Path | None = None) -> RunPaths:
+    def for_output(cls, output_path: Path, log_path: Path | None = None, logdir: Path | None = None,
+                   create: bool = False) -> RunPaths:
         """The files of a run writing ``output_path``; InputError (naming the flag) for a name or a
-        folder the run could not write."""
+        folder the run could not write. ``create`` makes a missing folder (for a default path)."""
         output = Path(output_path)
         if output.suffix not in (".keras", ".h5"):
             raise InputError(f"--output_path {output}: use a .keras (or legacy .h5) file name")
-        atomic_files.require_writable_folder(output.parent, f"--output_path {output}", create=False)
+        atomic_files.require_writable_folder(output.parent, f"--output_path {output}", create=create)
         history = Path(log_path) if log_path else output.with_name(output.stem + ".history.csv")
         tensorboard = Path(logdir) if logdir else Path("runs") / output.stem
         return cls(output, history, tensorboard)

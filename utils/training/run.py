@@ -8,8 +8,11 @@ under several workers only the chief writes files.
 
 from __future__ import annotations
 
+import json
 import math
+import shlex
 import shutil
+import sys
 import time
 from collections.abc import Callable
 
@@ -17,8 +20,9 @@ import keras
 import numpy as np
 
 from utils.cli import jit_compile_value
+from utils.evaluation.tensorboard import hparam_values, write_hparams
 from utils.machine import peak_rss_mib
-from utils.training.callbacks import save_model
+from utils.training.callbacks import append_log, save_model
 from utils.training.loop import fit, worker_paths
 from utils.training.outputs import RunPaths
 from utils.training.settings import TrainSettings
@@ -90,6 +94,15 @@ def train_and_save(model: keras.Model, data, split, settings: TrainSettings, rec
         print(f"{paths.output} was complete; removed the backup left by an interrupted clean-up", flush=True)
         return read_sidecar(paths.output)
     reader = ClipReader(data)
+    if chief:
+        described = {key: value for key, value in record.items() if key in ("role", "task", "width", "distillation")}
+        append_log(paths.log, "command: " + " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
+                   f"run: {json.dumps(described)}",
+                   f"settings: {json.dumps(settings.hyperparameters(strategy.num_replicas_in_sync))}",
+                   f"data: {data.frames_path} {list(data.frames.shape)}; split: {json.dumps(settings.split.to_json())} "
+                   f"({len(split.train)} train, {len(split.val)} val, {len(split.test)} test clips)")
+        hparams = hparam_values(record, settings.hyperparameters(strategy.num_replicas_in_sync), settings.split.to_json())
+        write_hparams(paths.tensorboard, hparams, trial=paths.output.stem)
 
     def train_input(context: tf.distribute.InputContext):
         here = context.num_replicas_in_sync // context.num_input_pipelines
@@ -137,9 +150,10 @@ def train_and_save(model: keras.Model, data, split, settings: TrainSettings, rec
                       "val_indices": split.val.tolist(), "test_indices": split.test.tolist()},
             "hyperparameters": settings.hyperparameters(replicas),
             "metrics": metrics,
-            "history": str(paths.history),
-            "curves": str(paths.curves),
-            "tensorboard": str(paths.tensorboard),
+            "history": str(paths.history.resolve()),
+            "curves": str(paths.curves.resolve()),
+            "log": str(paths.log.resolve()),
+            "tensorboard": str(paths.tensorboard.resolve()),  # evaluate.py adds the test scores here
             "versions": library_versions(),
         }
 
@@ -148,6 +162,8 @@ def train_and_save(model: keras.Model, data, split, settings: TrainSettings, rec
     training_curves_png(paths.history, paths.curves, f"{paths.output.stem} ({record['role']})")
     _, final = finish(paths, with_metrics)
     metrics = final["metrics"]
-    print(f"{record['role']} saved to {paths.output}: test accuracy {metrics['test_accuracy']:.4f} "
-          f"on {metrics['test_clips']} clips")
+    result = (f"{record['role']} saved to {paths.output}: test accuracy {metrics['test_accuracy']:.4f} "
+              f"on {metrics['test_clips']} clips")
+    append_log(paths.log, result)
+    print(result)
     return final

@@ -37,7 +37,8 @@ class TrainSettings:
     @classmethod
     def from_args(cls, parsed, **overrides) -> TrainSettings:
         """From the flags of utils/cli.add_data_arguments, add_training_arguments and add_split_arguments."""
-        paths = RunPaths.for_output(parsed.output_path, parsed.log_path, parsed.logdir)  # refused before any work
+        paths = RunPaths.for_output(output_path(parsed), parsed.log_path, parsed.logdir,  # refused before any work
+                                    create=parsed.output_path is None)
         split = overrides.pop("split", None) or SplitSettings.from_args(parsed)
         values = dict(data=parsed.data, annotations=parsed.annotations, paths=paths, split=split,
                       batch_size=parsed.batch_size, epochs=parsed.epochs, lr=parsed.lr, width=parsed.width,
@@ -59,6 +60,11 @@ class TrainSettings:
                 "seed": self.seed, "optimizer": "adam", "init": self.init, "mixed_precision": self.mixed_precision,
                 "mixed_precision_flag": self.requested_precision or self.mixed_precision,
                 "jit_compile": self.jit_compile, "strategy": self.strategy, "replicas": replicas}
+
+
+def output_path(parsed) -> Path:
+    """--output_path, or the script's default (utils/cli.add_training_arguments)."""
+    return parsed.output_path or parsed.default_output_path
 
 
 def data_and_split(settings: TrainSettings) -> tuple[FramesData, Split]:
