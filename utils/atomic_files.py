@@ -90,3 +90,41 @@ def interrupts_deferred() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
     if received:
         raise KeyboardInterrupt
+
+
+LOCK_SUFFIX = ".lock"
+
+
+@contextlib.contextmanager
+def output_lock(output: Path, what: str) -> Iterator[Path]:
+    """Hold an exclusive lock on ``output`` (a file or folder to be written) for the block; a second run
+    asking for the same output meanwhile gets InputError naming ``what`` and the holder's process.
+
+    The lock is ``fcntl.flock`` on a small file beside the output (``NAME.lock``, or ``.lock`` inside
+    an output folder): the kernel releases it when the holder exits, however it exits, so a killed
+    run never leaves a stale lock. The file itself stays (empty but for the holder's pid).
+    """
+    import fcntl
+
+    from utils.errors import InputError
+
+    output = Path(output)
+    path = output / LOCK_SUFFIX if output.is_dir() else output.with_name(output.name + LOCK_SUFFIX)
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise InputError(f"{what}: {output} is being written by another run ({holder}); wait for it to end or "
+                         "choose another output") from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        yield path
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
