@@ -26,6 +26,7 @@ from utils.cli import (
     SPLIT_SETTING_OF_FLAG,
     ArgumentParser,
     add_data_arguments,
+    add_other_frames_argument,
     add_split_arguments,
     add_training_arguments,
     jit_compile_value,
@@ -36,14 +37,16 @@ from utils.cli import (
 from utils.data.splits import SplitSettings
 from utils.errors import InputError
 from utils.evaluation.test_clips import check_model_matches_data
-from utils.sidecar import read_sidecar
+from utils.sidecar import read_sidecar, sidecar_path
 from utils.training.outputs import RunPaths
+from utils.training.preflight import check_run_outputs
 from utils.training.settings import TrainSettings, data_and_split, output_path
 
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="distill.py", description=__doc__)
     add_data_arguments(parser)
+    add_other_frames_argument(parser)
     parser.add_argument("--source", type=Path, required=True,
                         help="trained teacher model (.keras or .h5) with its .json sidecar")
     group = add_training_arguments(parser, epochs=100, output="outputs/student_distilled.keras")
@@ -82,8 +85,8 @@ def teacher_split(args, teacher_record: dict) -> SplitSettings:
     return SplitSettings.from_json({key: recorded.get(key) for key in SPLIT_SETTING_OF_FLAG.values()})
 
 
-def check_teacher_matches(source: Path, teacher_record: dict, data, split) -> None:
-    check_model_matches_data(source, teacher_record, data)
+def check_teacher_matches(source: Path, teacher_record: dict, data, split, allow_other_frames: bool) -> None:
+    check_model_matches_data(source, teacher_record, data, allow_other_frames)
     if teacher_record["split"].get("test_indices") != split.test.tolist():
         raise InputError(f"{source}: the split of {data.frames_path} does not reproduce the teacher's test "
                          "clips (other frames than the teacher's?)")
@@ -101,13 +104,6 @@ def run_paths(args, temperature: float, sweep: bool) -> RunPaths:
                                create=args.output_path is None)
 
 
-def finished_before(paths: RunPaths, teacher_sha256: str) -> bool:
-    """True when this output was already distilled, completely, from this very teacher file."""
-    if not paths.is_complete():
-        return False
-    return read_sidecar(paths.output).get("distillation", {}).get("teacher_sha256") == teacher_sha256
-
-
 def main() -> None:
     parser = build_parser()
     parser.set_defaults(sweep_names=False)
@@ -117,10 +113,13 @@ def main() -> None:
     teacher_record = read_sidecar(args.source)
     settings = TrainSettings.from_args(args, split=teacher_split(args, teacher_record))
     data, split = data_and_split(settings)  # fails fast, before TensorFlow loads
-    check_teacher_matches(args.source, teacher_record, data, split)
+    check_teacher_matches(args.source, teacher_record, data, split, args.allow_other_frames)
     temperatures = list(dict.fromkeys(args.temperature))
     sweep = len(temperatures) > 1 or args.sweep_names  # NAME_T{t} names
     todo = [(t, run_paths(args, t, sweep)) for t in temperatures]
+    teacher_files = {"--source": args.source, "the teacher's sidecar": sidecar_path(args.source)}
+    for _, paths in todo:  # a student written over its teacher is refused before any work
+        check_run_outputs(paths, data, args.annotations, teacher_files)
 
     from utils.tensorflow_runtime import training_runtime
 
@@ -132,13 +131,13 @@ def main() -> None:
     from models.distiller import Distiller
     from models.initialisation import initialise
     from models.logits import load_logits_model
-    from utils.training.distribution import chief_decides, is_chief
+    from utils.training.distribution import is_chief
     from utils.training.run import seed_everything, train_and_save
     from utils.training.teacher_cache import file_sha256, teacher_logits_table
 
     chief = is_chief(strategy)  # the one worker that writes files and reports on them
     with strategy.scope():
-        teacher = load_logits_model(args.source, "--source")
+        teacher = load_logits_model(args.source, "--source", teacher_record)
     teacher_sha256 = file_sha256(args.source)  # keys the logit cache and the skipping of finished runs
     table = None
     if args.teacher_logits != "online":
@@ -149,10 +148,6 @@ def main() -> None:
             print(f"teacher logits {'reused from' if reused else 'cached in'} {cache}", flush=True)
 
     for temperature, paths in todo:
-        if chief_decides(strategy, finished_before(paths, teacher_sha256)):
-            if chief:
-                print(f"T={temperature:g}: {paths.output} already exists, skipping (delete it to train again)")
-            continue
         seed_everything(settings.seed)
         with strategy.scope():
             student = student_c3d(data.num_classes, data.clip_shape, width=settings.width)
@@ -169,7 +164,7 @@ def main() -> None:
                                    "alpha": args.alpha, "teacher_logits": "online" if table is None else "cache",
                                    "teacher_sha256": teacher_sha256}}
         train_and_save(distiller, data, split, settings.with_paths(paths), record, teacher_logits=table,
-                       strategy=strategy)
+                       strategy=strategy, inputs=teacher_files)
 
 
 if __name__ == "__main__":

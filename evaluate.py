@@ -19,19 +19,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from utils.cli import ArgumentParser, add_data_arguments, add_split_arguments, given_split_settings, positive_int, run
+from utils.atomic_files import check_outputs_apart, output_lock
+from utils.cli import (
+    ArgumentParser,
+    add_data_arguments,
+    add_other_frames_argument,
+    add_split_arguments,
+    given_split_settings,
+    non_negative_int,
+    positive_int,
+    run,
+)
 from utils.errors import InputError
 
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="evaluate.py", description=__doc__)
     add_data_arguments(parser)
+    add_other_frames_argument(parser)
     parser.add_argument("--recognizer", type=Path, nargs="+", required=True, metavar="MODEL",
                         help="one or more trained models (.keras/.h5, each with its .json sidecar)")
     parser.add_argument("--output_dir", type=Path, default=Path("evaluation"),
                         help="where metrics, predictions, plots and the comparison table go")
     parser.add_argument("--batch_size", type=positive_int, default=8, help="clips per prediction batch")
-    parser.add_argument("--timing_runs", type=int, default=10,
+    parser.add_argument("--timing_runs", type=non_negative_int, default=10,
                         help="timed calls per batch size for CPU latency/throughput; 0 skips timing")
     add_split_arguments(parser, inherited="default: each model's own test clips; given, the test clips of that split "
                         "instead, refused where the model has seen any of them")
@@ -64,14 +75,18 @@ def main() -> None:
     for path in args.recognizer:
         if not path.is_file():
             raise InputError(f"--recognizer {path}: model file not found")
+    check_outputs_apart({"--output_dir": args.output_dir},
+                        {"--data": data.frames_path, **{f"--recognizer {p}": p for p in args.recognizer}})
     output_names(args.recognizer)  # the same model twice is refused before any work
     # Every sidecar, split and model file is checked before anything is scored or written.
-    chosen = {path: test_clips_for(path, data, requested_split(args, path)) for path in args.recognizer}
+    chosen = {path: test_clips_for(path, data, requested_split(args, path), args.allow_other_frames)
+              for path in args.recognizer}
 
     from utils.tensorflow_runtime import import_tensorflow
 
     import_tensorflow()
-    print(evaluate_models(data, chosen, args.output_dir, args.batch_size, args.timing_runs))
+    with output_lock(args.output_dir, "--output_dir"):
+        print(evaluate_models(data, chosen, args.output_dir, args.batch_size, args.timing_runs))
     print(f"metrics, predictions and plots in {args.output_dir}/", flush=True)
 
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from utils.cli import ArgumentParser, add_data_arguments, positive_int, run
+from utils.atomic_files import check_outputs_apart, output_lock
+from utils.cli import ArgumentParser, add_data_arguments, add_other_frames_argument, non_negative_int, positive_int, run
 from utils.errors import InputError
 
 INT8_AGREEMENT_WARNING = 0.95
@@ -32,12 +33,13 @@ INT8_AGREEMENT_WARNING = 0.95
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="export_student.py", description=__doc__)
     add_data_arguments(parser)
+    add_other_frames_argument(parser)
     parser.add_argument("--recognizer", type=Path, required=True, metavar="MODEL",
                         help="trained model (.keras/.h5) with its .json sidecar")
     parser.add_argument("--output_dir", type=Path, default=Path("export"), help="where the exported forms go")
-    parser.add_argument("--max_clips", type=int, default=0,
+    parser.add_argument("--max_clips", type=non_negative_int, default=0,
                         help="compare on at most this many test clips (0: all of them)")
-    parser.add_argument("--timing_runs", type=int, default=10,
+    parser.add_argument("--timing_runs", type=non_negative_int, default=10,
                         help="timed single-clip calls per form for the CPU latency; 0 skips timing")
     parser.add_argument("--batch_size", type=positive_int, default=8, help="clips per Keras prediction batch")
     parser.add_argument("--calibration_clips", type=positive_int, default=100,
@@ -57,7 +59,8 @@ def main() -> None:
     from utils.evaluation.test_clips import test_clips_for
 
     data = open_frames(args.data, args.annotations)
-    clips = test_clips_for(args.recognizer, data)
+    check_outputs_apart({"--output_dir": args.output_dir}, {"--data": data.frames_path, "--recognizer": args.recognizer})
+    clips = test_clips_for(args.recognizer, data, allow_other_frames=args.allow_other_frames)
     indices = clips.indices[:args.max_clips] if args.max_clips else clips.indices
 
     from utils.tensorflow_runtime import import_tensorflow
@@ -70,8 +73,9 @@ def main() -> None:
 
     train = np.asarray(read_sidecar(args.recognizer)["split"]["train_indices"], np.int64)
     calibration = train[np.linspace(0, len(train) - 1, min(args.calibration_clips, len(train))).astype(int)]
-    reports = export_all(args.recognizer, data, indices, args.output_dir, args.batch_size, args.timing_runs,
-                         calibration)
+    with output_lock(args.output_dir, "--output_dir"):
+        reports = export_all(args.recognizer, data, indices, args.output_dir, args.batch_size, args.timing_runs,
+                             calibration)
     int8 = reports[-1]
     if int8.top1_agreement < INT8_AGREEMENT_WARNING:
         print(f"note: the int8 model agrees with the Keras model on {100 * int8.top1_agreement:.1f}% of the test "

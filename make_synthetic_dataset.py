@@ -23,7 +23,16 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from utils.cli import ArgumentParser, non_negative_float, positive_float, positive_int, run, unit_interval
+from utils.cli import (
+    ArgumentParser,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    run,
+    seed_int,
+    unit_interval,
+)
 from utils.data.synthetic_dataset import (
     ACTIONS,
     Difficulty,
@@ -58,7 +67,7 @@ def build_parser() -> ArgumentParser:
                         help="shortest clip (clip length is a difficulty knob: shorter clips leave "
                              "fewer frames between the 16 sampled ones)")
     parser.add_argument("--max_seconds", type=positive_float, default=defaults.max_seconds, help="longest clip")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--seed", type=seed_int, default=defaults.seed)
     parser.add_argument("--workers", type=positive_int, default=available_cores(),
                         help="rendering processes (default: all cores)")
     parser.add_argument("--preview", type=Path, default=None, metavar="IMAGE",
@@ -67,7 +76,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--preview_size", type=positive_int, default=None, metavar="PIXELS",
                         help="show the preview's frames as extraction stores them at PIXELS x PIXELS")
     difficulty = parser.add_argument_group("difficulty", "nuisances drawn independently of the class")
-    difficulty.add_argument("--distractors", type=int, default=nuisances.distractors,
+    difficulty.add_argument("--distractors", type=non_negative_int, default=nuisances.distractors,
                             help="objects drifting across the room in every clip (motion that is not the action)")
     difficulty.add_argument("--camera_shake", type=non_negative_float, default=nuisances.camera_shake,
                             help="standard deviation of the whole frame's jitter, in pixels of the video")

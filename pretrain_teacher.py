@@ -64,8 +64,8 @@ def main() -> None:
     settings = TrainSettings.from_args(args)
     data, split = data_and_split(settings)  # fails fast, before TensorFlow loads
     paths = settings.paths
-    if paths.is_complete() and target.is_file():
-        print(f"{paths.output} and {target} exist, skipping (delete them to train again)")
+    if paths.is_complete() and target.is_file() and not settings.overwrite:
+        print(f"{paths.output} and {target} exist, skipping (--overwrite trains them again)")
         return
 
     from utils.tensorflow_runtime import training_runtime
@@ -78,14 +78,14 @@ def main() -> None:
     from utils.sidecar import read_sidecar
     from utils.training.run import seed_everything, train_and_save
 
-    if not paths.is_complete():
+    if not paths.is_complete() or settings.overwrite:
         seed_everything(settings.seed)
         with strategy.scope():
             model = sports1m_c3d_full(None, data.clip_shape, width=settings.width, num_classes=data.num_classes,
                                       input_scale=TRAINING_INPUT_SCALE)
             initialise(model, settings.init, head="fc8")
         record = {"role": "pretext", "architecture": "c3d_sports1m_full", "task": "pretext", "width": settings.width}
-        train_and_save(model, data, split, settings, record, strategy=strategy)
+        train_and_save(model, data, split, settings, record, strategy=strategy, inputs={"--weights_output": target})
     record = read_sidecar(paths.output)
     pretext = {"model": str(paths.output.resolve()), "classes": record["classes"], "input_shape": record["input_shape"],
                "width": record["width"], "frames": record["data"]["frames"], "metrics": record["metrics"]}

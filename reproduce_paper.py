@@ -37,9 +37,11 @@ from utils.cli import (
     ArgumentParser,
     add_data_arguments,
     add_split_arguments,
+    non_negative_int,
     positive_float,
     positive_int,
     run,
+    seed_int,
     unit_interval,
 )
 from utils.errors import InputError
@@ -56,7 +58,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--dataset", choices=DATASETS, default=None,
                         help="which published column to compare with (default: guessed from the --data folder "
                              "name; all four if none matches)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
+    parser.add_argument("--seeds", type=seed_int, nargs="+", default=None, metavar="SEED",
                         help="repeat the protocol once per seed (split, weights, shuffling), each in seed_S/, and "
                              "report mean ± std and the gains' 95%% intervals; replaces --seed")
     group = parser.add_argument_group("training (the paper's values by default)")
@@ -80,7 +82,7 @@ def build_parser() -> ArgumentParser:
     group.add_argument("--alpha", type=unit_interval, default=0.1, help="weight of the hard-label loss")
     group.add_argument("--temperatures", type=positive_float, nargs="+", default=list(TEMPERATURES),
                        help="distillation temperatures")
-    group.add_argument("--timing_runs", type=int, default=10,
+    group.add_argument("--timing_runs", type=non_negative_int, default=10,
                        help="evaluate.py's timed calls per model for CPU latency/throughput (0: skip)")
     add_split_arguments(parser)
     return parser

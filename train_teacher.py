@@ -78,7 +78,8 @@ def main() -> None:
             model = sports1m_c3d(data.num_classes, args.weights, data.clip_shape)
             record = {"role": "teacher", "architecture": "c3d_sports1m", "task": args.task, "width": width,
                       "weights": str(args.weights.resolve()), "weights_pretext": weights_pretext(args.weights)}
-    train_and_save(model, data, split, settings, record, strategy=strategy)
+    train_and_save(model, data, split, settings, record, strategy=strategy,
+                   inputs={"--weights": args.weights} if transfer else None)
 
 
 if __name__ == "__main__":

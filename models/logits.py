@@ -55,8 +55,10 @@ def assert_outputs_logits(model: keras.Model, what: str = "model") -> None:
                          f"{_activation_name(activation)}; the models here must output logits")
 
 
-def load_logits_model(path: str | os.PathLike, what: str) -> keras.Model:
-    """A saved model checked to output logits; InputError (one line) for a file Keras cannot load.
+def load_logits_model(path: str | os.PathLike, what: str, record: dict | None = None) -> keras.Model:
+    """A saved model checked to output logits, and, given its sidecar ``record``, to match it (one clip
+    input of the recorded shape, one output per recorded class); InputError (one line) otherwise, or
+    for a file Keras cannot load.
 
     Importing this module has registered Sports1MPreprocess, so TUTL teachers load too.
     """
@@ -65,5 +67,23 @@ def load_logits_model(path: str | os.PathLike, what: str) -> keras.Model:
     except Exception as error:  # noqa: BLE001  Keras raises many types for a bad file
         reason = " ".join(str(error).split())  # Keras messages span lines; the contract is one
         raise InputError(f"{what} {path}: cannot be loaded as a Keras model ({reason[:300]})") from None
+    if record is not None:
+        check_matches_record(model, record, f"{what} {path}")
     assert_outputs_logits(model, f"{what} {path}")
     return model
+
+
+def check_matches_record(model: keras.Model, record: dict, label: str) -> None:
+    """InputError unless ``model`` takes one clip batch of the sidecar's input shape and gives one score
+    per sidecar class: a model swapped for another beside an old sidecar would be scored against the
+    wrong classes or fail deep inside TensorFlow."""
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise InputError(f"{label}: has {len(model.inputs)} inputs and {len(model.outputs)} outputs; a recognizer here "
+                         "takes one clip batch and gives one row of logits")
+    classes, shape = record.get("classes") or [], list(record.get("input_shape") or [])
+    model_shape = [None if d is None else int(d) for d in model.inputs[0].shape[1:]]
+    if model_shape != shape:
+        raise InputError(f"{label}: its input shape {model_shape} is not the {shape} its sidecar records")
+    outputs = model.outputs[0].shape[-1]
+    if outputs != len(classes):
+        raise InputError(f"{label}: gives {outputs} scores but its sidecar lists {len(classes)} classes")

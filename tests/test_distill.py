@@ -47,7 +47,7 @@ def test_sweep_writes_one_student_per_temperature_and_reuses_the_teacher_cache(t
     again = distill(frames, teacher_path, tmp_path / "student.keras", "--temperatures", "1", "5", "10")
     assert again.returncode == 0, again.stderr
     assert "teacher logits reused from" in again.stdout
-    assert again.stdout.count("already exists, skipping") == 2  # an interrupted sweep resumes
+    assert again.stdout.count("already trained with these settings") == 2  # an interrupted sweep resumes
     assert (tmp_path / "student_T10.keras").is_file()
 
 

@@ -100,25 +100,38 @@ def output_lock(output: Path, what: str) -> Iterator[Path]:
     """Hold an exclusive lock on ``output`` (a file or folder to be written) for the block; a second run
     asking for the same output meanwhile gets InputError naming ``what`` and the holder's process.
 
-    The lock is ``fcntl.flock`` on a small file beside the output (``NAME.lock``, or ``.lock`` inside
-    an output folder): the kernel releases it when the holder exits, however it exits, so a killed
-    run never leaves a stale lock. The file itself stays (empty but for the holder's pid).
+    The lock is ``fcntl.flock`` on a small file beside the output (``NAME.lock``, for a folder too, so
+    that the lock's name does not depend on whether the folder exists yet): the kernel releases it when
+    the holder exits, however it exits, so a killed run never leaves a stale lock, only at worst an
+    unlocked ``NAME.lock`` file that the next run takes over. The holder removes the file when it is
+    done; a run that locked a file which was removed meanwhile tries again, so two runs never each hold
+    a lock on a different file of the same name.
     """
     import fcntl
 
     from utils.errors import InputError
 
     output = Path(output)
-    path = output / LOCK_SUFFIX if output.is_dir() else output.with_name(output.name + LOCK_SUFFIX)
-    handle = open(path, "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise InputError(f"{what}: {output} is being written by another run ({holder}); wait for it to end or "
-                         "choose another output") from None
+    path = output.with_name(output.name + LOCK_SUFFIX)
+    while True:
+        try:
+            handle = open(path, "a+")
+        except OSError as error:
+            raise InputError(f"{what}: cannot write to {output.parent} ({error.strerror})") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise InputError(f"{what}: {output} is being written by another run ({holder}); wait for it to end "
+                             "or choose another output") from None
+        try:
+            if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        handle.close()  # the file was removed by the run that held it: lock the new one
     try:
         handle.seek(0)
         handle.truncate()
@@ -126,5 +139,55 @@ def output_lock(output: Path, what: str) -> Iterator[Path]:
         handle.flush()
         yield path
     finally:
+        path.unlink(missing_ok=True)
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
+
+
+def check_outputs_apart(outputs: dict[str, Path], inputs: dict[str, Path]) -> None:
+    """InputError unless every output differs from every other output and from every input, and no
+    output (a folder such as a TensorBoard log folder) contains an input: a run must never overwrite
+    what it reads, such as a teacher replaced by its own student. Keys name the flag or file."""
+    from utils.errors import InputError
+
+    resolved_inputs = {what: Path(path).resolve() for what, path in inputs.items() if path is not None}
+    seen: dict[Path, str] = {}
+    for what, path in outputs.items():
+        if path is None:
+            continue
+        target = Path(path).resolve()
+        if target in seen:
+            raise InputError(f"{what} {path}: the same file as {seen[target]}; give each output its own name")
+        seen[target] = what
+        for source, source_path in resolved_inputs.items():
+            if target == source_path or target in source_path.parents:
+                relation = "is" if target == source_path else "contains"
+                raise InputError(f"{what} {path}: {relation} {source} {source_path}, which this run reads; "
+                                 "choose another output")
+
+
+def check_free_space(folder: Path, needed_bytes: int, what: str) -> None:
+    """InputError before the work starts when ``folder``'s file system has less than ``needed_bytes`` free."""
+    import shutil
+
+    from utils.errors import InputError
+
+    free = shutil.disk_usage(folder).free
+    if free < needed_bytes:
+        raise InputError(f"{what}: {folder} has {free / 2**20:.0f} MiB free, and this run needs about "
+                         f"{needed_bytes / 2**20:.0f} MiB; free some space or choose another folder")
+
+
+def disk_full_error(error: BaseException) -> OSError | None:
+    """The 'no space left' error behind ``error`` (libraries such as h5py wrap it), or None."""
+    import errno
+
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return error
+        if "No space left on device" in str(error) or "Disk quota exceeded" in str(error):
+            return error if isinstance(error, OSError) else OSError(errno.ENOSPC, str(error).splitlines()[0][:200])
+        error = error.__cause__ or error.__context__
+    return None

@@ -46,10 +46,25 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """A random seed NumPy and TensorFlow both accept: 0 to 2**32 - 1."""
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 4294967295, got {text}")
+    return value
+
+
 def positive_float(text: str) -> float:
     value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number (finite), got {text}")
     return value
 
 
@@ -81,6 +96,16 @@ def run(main: Callable[[], None], prog: str, interrupted: str = INTERRUPTED) -> 
     except KeyboardInterrupt:
         print(f"\n{prog}: {interrupted}", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
+    except Exception as error:  # noqa: BLE001  only a full disk is turned into a line; the rest re-raised
+        from utils.atomic_files import disk_full_error
+
+        full = disk_full_error(error)
+        if full is None:
+            raise
+        where = f" writing {full.filename}" if getattr(full, "filename", None) else ""
+        print(f"{prog}: error: disk full{where} ({full.strerror or 'no space left on device'}); partial files were "
+              "removed and earlier outputs kept. Free some space and run the same command again.", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
 
 
 # --- argument groups shared by the training scripts ---------------------------------------------
@@ -101,6 +126,14 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
                        help="labels file (default: labels.npy beside frames.npy)")
 
 
+def add_other_frames_argument(parser: argparse.ArgumentParser) -> None:
+    """For scripts that read a trained model with --data: refuse frames other than its own, unless asked."""
+    parser.add_argument("--allow_other_frames", action="store_true",
+                        help="use --data although its content differs from the frames the model was trained on (its "
+                             "sidecar records a digest of them); by default that is refused, since the same clip "
+                             "indices would then name other clips")
+
+
 def add_split_arguments(parser: argparse.ArgumentParser, inherited: str | None = None) -> None:
     """The split flags; with ``inherited`` (what --help says about it) they default to None, for a
     split recorded in a sidecar."""
@@ -116,7 +149,7 @@ def add_split_arguments(parser: argparse.ArgumentParser, inherited: str | None =
                        help="test fraction (random and group splits)")
     group.add_argument("--val_size", type=unit_interval, default=defaults["val_size"],
                        help="fraction of the training part held out to pick the best epoch (0: keep the last)")
-    group.add_argument("--seed", type=int, default=defaults["seed"],
+    group.add_argument("--seed", type=seed_int, default=defaults["seed"],
                        help="seed of the split, initial weights and shuffling")
     group.add_argument("--split_dir", type=absolute_path, default=None,
                        help="folder with trainlist0K.txt/testlist0K.txt (UCF101) or *_test_splitK.txt (HMDB51)")
@@ -169,6 +202,11 @@ def add_training_arguments(parser: argparse.ArgumentParser, epochs: int, output:
                          help="CSV training history (default: OUTPUT.history.csv beside the model)")
     outputs.add_argument("--logdir", type=Path, default=None,
                          help="TensorBoard log folder (default: runs/OUTPUT_STEM)")
+    outputs.add_argument("--overwrite", action="store_true",
+                         help="train again although --output_path holds a finished model (by default a finished "
+                              "model with the same settings is skipped and one with other settings refused); the "
+                              "old files wait in OUTPUT_STEM.previous/ until the new model is complete. Also starts "
+                              "over instead of refusing to resume a backup made with other settings")
     return group
 
 

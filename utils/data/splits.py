@@ -32,7 +32,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -63,24 +63,34 @@ class SplitSettings:
     split_dir: str | None = None  # folder of official lists, for protocol "official"
     split_id: int = 1  # which official split (UCF101 and HMDB51 have 1, 2, 3)
 
+    # Where the values came from, for error messages: "" for the command line (errors name flags),
+    # or e.g. "models/x.json: split." for a sidecar (errors name the file and field). Not compared.
+    origin: str = field(default="", compare=False, repr=False)
+
+    def _name(self, key: str) -> str:
+        return f"{self.origin}{key}" if self.origin else "--" + {"protocol": "split"}.get(key, key)
+
     def __post_init__(self):
         if isinstance(self.split_dir, Path):  # keep to_json() JSON-serialisable
             object.__setattr__(self, "split_dir", str(self.split_dir))
         if self.protocol not in PROTOCOLS:
-            raise InputError(f"--split must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
+            raise InputError(f"{self._name('protocol')} must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
         if not _is_number(self.test_size) or not 0 < self.test_size < 1:
-            raise InputError(f"--test_size must be between 0 and 1 (exclusive), got {self.test_size!r}")
+            raise InputError(f"{self._name('test_size')} must be between 0 and 1 (exclusive), got {self.test_size!r}")
         if not _is_number(self.val_size) or not 0 <= self.val_size < 1:
-            raise InputError(f"--val_size must be at least 0 and below 1, got {self.val_size!r}")
+            raise InputError(f"{self._name('val_size')} must be at least 0 and below 1, got {self.val_size!r}")
         if not _is_int(self.seed) or not 0 <= self.seed < 2**32:
-            raise InputError(f"--seed must be an integer from 0 to 2**32 - 1, got {self.seed!r}")
+            raise InputError(f"{self._name('seed')} must be an integer from 0 to 2**32 - 1, got {self.seed!r}")
         if not _is_int(self.split_id) or self.split_id < 1:
-            raise InputError(f"--split_id must be a positive integer, got {self.split_id!r}")
+            raise InputError(f"{self._name('split_id')} must be a positive integer, got {self.split_id!r}")
+        if self.split_dir is not None and not isinstance(self.split_dir, str):
+            raise InputError(f"{self._name('split_dir')} must be a folder path, got {self.split_dir!r}")
         if self.protocol == "official" and not self.split_dir:
-            raise InputError("--split official needs --split_dir, the folder of the official split lists")
+            raise InputError(f"{self._name('protocol')} official needs {self._name('split_dir')}, the folder of the "
+                             "official split lists")
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {key: value for key, value in asdict(self).items() if key != "origin"}
 
     @classmethod
     def from_args(cls, parsed) -> SplitSettings:
@@ -95,14 +105,18 @@ class SplitSettings:
         return argv + (["--split_dir", self.split_dir] if self.split_dir else [])
 
     @classmethod
-    def from_json(cls, d: dict) -> SplitSettings:
-        """Inverse of to_json. Unknown keys are refused: a split that cannot be rebuilt exactly
-        would silently change which clips are test clips."""
-        known = {f.name for f in fields(cls)}
+    def from_json(cls, d: dict, origin: str = "") -> SplitSettings:
+        """Inverse of to_json; ``origin`` names the file the values come from (errors then name it and
+        the field). Unknown keys are refused: a split that cannot be rebuilt exactly would silently
+        change which clips are test clips."""
+        if not isinstance(d, dict):
+            raise InputError(f"{origin or 'split settings: '}expected a JSON object, got {type(d).__name__}")
+        known = {f.name for f in fields(cls)} - {"origin"}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise InputError(f"unknown split setting(s) {', '.join(unknown)}; expected {', '.join(sorted(known))}")
-        return cls(**d)
+            raise InputError(f"{origin}unknown split setting(s) {', '.join(unknown)}; expected "
+                             f"{', '.join(sorted(known))}")
+        return cls(**d, origin=origin)
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ def score_model(path: Path, name: str, data: FramesData, clips: TestClips, folde
     from utils.sidecar import read_sidecar
 
     record = read_sidecar(path)
-    model = load_logits_model(path, "--recognizer")
+    model = load_logits_model(path, "--recognizer", record)
     print(f"{name}: scoring {len(clips.indices)} test clips ({clips.source} split)", flush=True)
     logits, labels = predict_logits(model, data, clips.indices, batch_size)
     scores = classification_metrics(labels, logits, data.classes)
@@ -105,7 +105,7 @@ def evaluate_models(data: FramesData, chosen: dict[Path, TestClips], output_dir:
     paths = list(chosen)
     names = output_names(paths)
     for path in paths:  # every model loads, before anything is written (one at a time: teachers are large)
-        load_logits_model(path, "--recognizer")
+        load_logits_model(path, "--recognizer", read_sidecar(path))
         keras.backend.clear_session()
     atomic_files.require_writable_folder(output_dir, f"--output_dir {output_dir}")
     reports = {name: score_model(path, name, data, chosen[path], output_dir / name, batch_size, timing_runs)

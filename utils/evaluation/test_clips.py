@@ -43,9 +43,12 @@ def seen_clips(record: dict) -> np.ndarray:
     return np.union1d(np.asarray(split["train_indices"], np.int64), np.asarray(split["val_indices"], np.int64))
 
 
-def check_model_matches_data(model_path: Path, record: dict, data: FramesData) -> None:
-    """InputError unless the model's recorded classes and clip shape are the data's (every script that
-    reads a saved model with data checks this, before any work)."""
+def check_model_matches_data(model_path: Path, record: dict, data: FramesData, allow_other_frames: bool = False) -> None:
+    """InputError unless the model's recorded classes, clip shape and frames are the data's (every script
+    that reads a saved model with data checks this, before any work). ``allow_other_frames`` accepts
+    frames whose content differs from those the model was trained on (utils/data/digest.py)."""
+    from utils.data.digest import frames_digest
+
     where = f"{model_path} ({sidecar_path(model_path).name})"
     if record.get("classes") != data.classes:
         raise InputError(f"{where}: the model's {len(record.get('classes') or [])} classes differ from the "
@@ -53,13 +56,18 @@ def check_model_matches_data(model_path: Path, record: dict, data: FramesData) -
     if list(record.get("input_shape") or []) != list(data.clip_shape):
         raise InputError(f"{where}: the model's input shape {record.get('input_shape')} is not that of the clips in "
                          f"{data.frames_path}, {list(data.clip_shape)}")
+    recorded = (record.get("data") or {}).get("digest")
+    if recorded and not allow_other_frames and recorded != frames_digest(data.frames):
+        raise InputError(f"{where}: trained on other frames than {data.frames_path} (same shape, other content: "
+                         "another extraction?); use the frames it was trained on, or --allow_other_frames")
 
 
-def test_clips_for(model_path: Path, data: FramesData, requested: SplitSettings | None = None) -> TestClips:
+def test_clips_for(model_path: Path, data: FramesData, requested: SplitSettings | None = None,
+                   allow_other_frames: bool = False) -> TestClips:
     """The test clips to score ``model_path`` on; InputError if they cannot be trusted (module doc)."""
     where = sidecar_path(model_path)
     record = read_sidecar(model_path)
-    check_model_matches_data(model_path, record, data)
+    check_model_matches_data(model_path, record, data, allow_other_frames)
     settings = recorded_settings(record, where)
     recorded = record["split"]
     rebuilt = make_split(data.labels, data.paths, settings, data.classes)

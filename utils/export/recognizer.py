@@ -46,7 +46,7 @@ class Recognizer:
             raise InputError(f"--recognizer {model_path}: model file not found")
         if model_path.suffix not in (".keras", ".h5", ".tflite"):
             raise InputError(f"--recognizer {model_path}: expected a .keras, .h5 or .tflite model")
-        record = read_sidecar(sidecar_for(model_path).with_suffix(".keras"))
+        self.record = record = read_sidecar(sidecar_for(model_path).with_suffix(".keras"))
         self.classes: list[str] = list(record.get("classes") or [])
         shape = record.get("input_shape")
         if not self.classes or not isinstance(shape, list) or len(shape) != 4:
@@ -59,10 +59,7 @@ class Recognizer:
 
         from models.logits import load_logits_model
 
-        model = load_logits_model(path, "--recognizer")
-        if model.output_shape[-1] != len(self.classes):
-            raise InputError(f"--recognizer {path}: {model.output_shape[-1]} outputs for {len(self.classes)} classes "
-                             f"in its sidecar")
+        model = load_logits_model(path, "--recognizer", self.record)
         call = tf.function(lambda clips: model(clips, training=False))
         return lambda clip: call(clip[None]).numpy()[0]
 

@@ -36,9 +36,10 @@ def export_all(model_path: Path, data: FramesData, indices: np.ndarray, output_d
     from utils.sidecar import read_sidecar, write_sidecar
     from utils.training.input_pipeline import ClipReader
 
-    model = load_logits_model(model_path, "--recognizer")
+    record = read_sidecar(model_path)
+    model = load_logits_model(model_path, "--recognizer", record)
     atomic_files.require_writable_folder(output_dir, f"--output_dir {output_dir}")
-    write_sidecar(output_dir / "model.keras", {k: v for k, v in read_sidecar(model_path).items() if k != "format"})
+    write_sidecar(output_dir / "model.keras", {k: v for k, v in record.items() if k != "format"})
     print(f"comparing on {len(indices)} test clips of {model_path}", flush=True)
     reference, _ = predict_logits(model, data, indices, batch_size)
     reader = ClipReader(data)

@@ -33,6 +33,13 @@ def check_inputs(settings: ReproductionSettings):
 
 def reproduce(settings: ReproductionSettings, dataset: str | None) -> None:
     data = check_inputs(settings)
+    atomic_files.check_outputs_apart({"--output_dir": settings.output_dir},
+                                     {"--data": data.frames_path, "--weights": settings.weights})
+    with atomic_files.output_lock(settings.output_dir, "--output_dir"):
+        _reproduce(settings, dataset, data)
+
+
+def _reproduce(settings: ReproductionSettings, dataset: str | None, data) -> None:
     dataset = dataset or guess_dataset(data.frames_path.resolve().parent.name)
     shape = list(data.frames.shape)
     scores_by_seed, records = {}, []

@@ -84,15 +84,8 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
         """Restore the last finished epoch; ``restored_epoch`` is then the epoch to start from."""
         from utils.errors import InputError
 
-        backup = Path(self.backup_dir)
-        metadata, previous = backup / "training_metadata.json", backup / "training_metadata.json.bkp"
-        if metadata.exists() and _epoch_in(metadata) is None:  # a kill between truncating and writing it
-            if previous.exists() and _epoch_in(previous) is not None and (backup / "latest.weights.h5.bkp").exists():
-                shutil.copy(backup / "latest.weights.h5.bkp", backup / "latest.weights.h5")
-                shutil.copy(previous, metadata)
-            else:
-                raise InputError(f"{backup}: the backup of the interrupted run is damaged ({metadata.name} holds no "
-                                 "epoch, and no earlier copy does); delete this folder to train from the start")
+        metadata = Path(self.backup_dir) / "training_metadata.json"
+        backed_up_epochs(Path(self.backup_dir))
         try:
             super().on_train_begin(logs)
         except (OSError, ValueError) as error:
@@ -100,6 +93,25 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
             raise InputError(f"{self.backup_dir}: the backup of the interrupted run cannot be loaded ({reason}); "
                              "delete this folder to train from the start") from None
         self.restored_epoch = (_epoch_in(metadata) or 0) if metadata.exists() else 0
+
+
+def backed_up_epochs(backup: Path) -> int:
+    """Finished epochs in an interrupted run's backup (0 without one). A metadata file left empty or
+    damaged (a kill between truncating and writing it) falls back to the earlier copy Keras keeps
+    beside it (double_checkpoint); without one, InputError: the backup cannot be resumed."""
+    from utils.errors import InputError
+
+    metadata, previous = backup / "training_metadata.json", backup / "training_metadata.json.bkp"
+    if not metadata.exists():
+        return 0
+    if _epoch_in(metadata) is None:
+        if previous.exists() and _epoch_in(previous) is not None and (backup / "latest.weights.h5.bkp").exists():
+            shutil.copy(backup / "latest.weights.h5.bkp", backup / "latest.weights.h5")
+            shutil.copy(previous, metadata)
+        else:
+            raise InputError(f"{backup}: the backup of the interrupted run is damaged ({metadata.name} holds no "
+                             "epoch, and no earlier copy does); delete this folder to train from the start")
+    return _epoch_in(metadata)
 
 
 def _epoch_in(metadata: Path) -> int | None:

@@ -41,6 +41,33 @@ def split_cpu_for_testing() -> None:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
 
 
+def check_tf_config(text: str) -> None:
+    """InputError naming the field unless TF_CONFIG is {"cluster": {role: ["host:port", ...]}, "task": {"type":
+    a role of the cluster, "index": a position in its list}}: TensorFlow itself would wait for absent
+    workers or fail far from the cause."""
+    def bad(problem: str):
+        return InputError(f"TF_CONFIG: {problem} (see docs/distributed.md)")
+
+    try:
+        config = json.loads(text)
+    except ValueError:
+        raise bad(f"not valid JSON: {text[:120]!r}") from None
+    if not isinstance(config, dict):
+        raise bad("not a JSON object with cluster and task")
+    cluster, task = config.get("cluster"), config.get("task")
+    if not isinstance(cluster, dict) or not cluster:
+        raise bad("cluster must map each role (chief, worker) to a list of host:port addresses")
+    for role, addresses in cluster.items():
+        if (not isinstance(addresses, list) or not addresses
+                or not all(isinstance(a, str) and a.rpartition(":")[2].isdigit() for a in addresses)):
+            raise bad(f"cluster.{role} must be a non-empty list of host:port addresses, got {json.dumps(addresses)[:80]}")
+    if not isinstance(task, dict) or task.get("type") not in cluster:
+        raise bad(f"task.type must be one of the cluster's roles {sorted(cluster)}")
+    index = task.get("index")
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(cluster[task["type"]]):
+        raise bad(f"task.index must be an integer from 0 to {len(cluster[task['type']]) - 1}, got {index!r}")
+
+
 def make_strategy(name: str):
     import tensorflow as tf
 
@@ -49,11 +76,7 @@ def make_strategy(name: str):
         if not config:
             raise InputError("--strategy multiworker: TF_CONFIG is not set (see README, 'Training on several "
                              "GPUs or machines')")
-        try:
-            task = json.loads(config)["task"]
-            task["type"], int(task["index"])
-        except (ValueError, KeyError, TypeError):
-            raise InputError(f"--strategy multiworker: TF_CONFIG is not valid JSON with cluster and task: {config[:200]}")
+        check_tf_config(config)
         return tf.distribute.MultiWorkerMirroredStrategy()
     split_cpu_for_testing()
     gpus = tf.config.list_logical_devices("GPU")

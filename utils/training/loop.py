@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import json
 import math
 import shutil
 import sys
@@ -28,6 +27,7 @@ from utils.training.callbacks import (
     EpochTimer,
     LearningRateLogger,
     append_log,
+    backed_up_epochs,
     deployable,
 )
 from utils.training.outputs import RunPaths
@@ -35,8 +35,7 @@ from utils.training.outputs import RunPaths
 
 def finished_epochs(paths: RunPaths) -> int:
     """Epochs the backup of an interrupted run holds (0 without one)."""
-    metadata = paths.backup / "training_metadata.json"
-    return json.loads(metadata.read_text())["epoch"] if metadata.is_file() else 0
+    return backed_up_epochs(paths.backup)
 
 
 def resume_state(paths: RunPaths) -> tuple[int, float]:

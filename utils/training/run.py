@@ -8,6 +8,7 @@ under several workers only the chief writes files.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shlex
@@ -15,13 +16,17 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import keras
 import numpy as np
 
+from utils import atomic_files
 from utils.cli import jit_compile_value
+from utils.data.digest import frames_digest
 from utils.evaluation.tensorboard import hparam_values, write_hparams
 from utils.machine import peak_rss_mib
+from utils.training import preflight
 from utils.training.callbacks import append_log, save_model
 from utils.training.loop import fit, worker_paths
 from utils.training.outputs import RunPaths
@@ -67,7 +72,8 @@ def seed_everything(seed: int) -> None:
 
 
 def train_and_save(model: keras.Model, data, split, settings: TrainSettings, record: dict,
-                   teacher_logits: np.ndarray | None = None, strategy=None) -> dict | None:
+                   teacher_logits: np.ndarray | None = None, strategy=None,
+                   inputs: dict[str, Path] | None = None) -> dict | None:
     """The whole run shared by the training and distillation scripts; returns the sidecar record
     (None on a worker other than the chief, which writes nothing that stays).
 
@@ -75,24 +81,58 @@ def train_and_save(model: keras.Model, data, split, settings: TrainSettings, rec
     saved, built under ``strategy.scope()`` (default: no distribution); ``teacher_logits`` (rows of
     frames.npy) feed a Distiller cached teacher outputs. ``record`` holds the sidecar keys the
     script knows (role, architecture, ...); this adds the data fingerprint, split indices,
-    hyper-parameters, metrics and library versions. The files go to ``settings.paths``.
+    hyper-parameters, metrics and library versions. The files go to ``settings.paths``; ``inputs``
+    (flag → path: a teacher, a weights file) are what the run reads besides the frames, which no
+    output may overwrite. The chief holds a lock on the output for the whole run (a second run on it
+    is refused), and utils/training/preflight.py decides whether to skip, resume or start.
     """
     import tensorflow as tf
 
-    from utils.sidecar import library_versions, read_sidecar
-    from utils.training.distribution import check_batch_size, chief_decides, is_chief
-    from utils.training.input_pipeline import ClipReader, clip_dataset
+    from utils.training.distribution import check_batch_size, is_chief
 
     strategy = strategy or tf.distribute.get_strategy()
     check_batch_size(settings.batch_size, strategy)
     paths = settings.paths
     chief = is_chief(strategy)
+    preflight.check_run_outputs(paths, data, settings.annotations, inputs)
+    with atomic_files.output_lock(paths.output, "--output_path") if chief else contextlib.nullcontext():
+        return _train_and_save(model, data, split, settings, record, teacher_logits, strategy, chief)
+
+
+def _train_and_save(model, data, split, settings: TrainSettings, record: dict, teacher_logits, strategy,
+                    chief: bool) -> dict | None:
+    import tensorflow as tf
+
+    from utils.sidecar import library_versions, read_sidecar
+    from utils.training.distribution import chief_decides
+    from utils.training.input_pipeline import ClipReader, clip_dataset
+
+    paths = settings.paths
     if chief_decides(strategy, paths.backup.exists() and paths.is_complete()):  # finish() stopped cleaning up
         if not chief:
             return None
         shutil.rmtree(paths.backup, ignore_errors=True)
+        preflight.discard_previous(paths)
         print(f"{paths.output} was complete; removed the backup left by an interrupted clean-up", flush=True)
         return read_sidecar(paths.output)
+    digest = frames_digest(data.frames)
+    wanted = preflight.run_identity(
+        {**record, "classes": data.classes, "input_shape": list(data.clip_shape), "data": {"digest": digest},
+         "split": settings.split.to_json(), "hyperparameters": settings.hyperparameters(1)})
+    decision = preflight.decide(paths, wanted, settings.overwrite) if chief else preflight.START
+    if chief_decides(strategy, decision == preflight.SKIP):
+        if not chief:
+            return None
+        done = read_sidecar(paths.output)
+        accuracy = (done.get("metrics") or {}).get("test_accuracy")
+        print(f"{paths.output} is already trained with these settings (test accuracy "
+              f"{accuracy if accuracy is None else f'{accuracy:.4f}'}); skipped. --overwrite trains it again", flush=True)
+        return done
+    if chief:
+        parameters = model.student.count_params() if hasattr(model, "student") else model.count_params()
+        atomic_files.check_free_space(paths.output.parent, preflight.estimated_bytes(parameters),
+                                      f"--output_path {paths.output}")
+        preflight.prepare(paths, wanted, decision)
     reader = ClipReader(data)
     if chief:
         described = {key: value for key, value in record.items() if key in ("role", "task", "width", "distillation")}
@@ -145,7 +185,7 @@ def train_and_save(model: keras.Model, data, split, settings: TrainSettings, rec
             **record,
             "classes": data.classes,
             "input_shape": list(data.clip_shape),
-            "data": data.fingerprint(),
+            "data": {**data.fingerprint(), "digest": digest},
             "split": {**settings.split.to_json(), "train_indices": split.train.tolist(),
                       "val_indices": split.val.tolist(), "test_indices": split.test.tolist()},
             "hyperparameters": settings.hyperparameters(replicas),
@@ -161,6 +201,7 @@ def train_and_save(model: keras.Model, data, split, settings: TrainSettings, rec
 
     training_curves_png(paths.history, paths.curves, f"{paths.output.stem} ({record['role']})")
     _, final = finish(paths, with_metrics)
+    preflight.discard_previous(paths)
     metrics = final["metrics"]
     result = (f"{record['role']} saved to {paths.output}: test accuracy {metrics['test_accuracy']:.4f} "
               f"on {metrics['test_clips']} clips")

@@ -33,6 +33,7 @@ class TrainSettings:
     jit_compile: str = "auto"
     strategy: str = "auto"
     requested_precision: str | None = None  # what --mixed_precision said, when it was resolved from "auto"
+    overwrite: bool = False  # redo a finished output / discard a backup of other settings (utils/training/preflight.py)
 
     @classmethod
     def from_args(cls, parsed, **overrides) -> TrainSettings:
@@ -43,7 +44,7 @@ class TrainSettings:
         values = dict(data=parsed.data, annotations=parsed.annotations, paths=paths, split=split,
                       batch_size=parsed.batch_size, epochs=parsed.epochs, lr=parsed.lr, width=parsed.width,
                       init=parsed.init, mixed_precision=parsed.mixed_precision, jit_compile=parsed.jit_compile,
-                      strategy=parsed.strategy)
+                      strategy=parsed.strategy, overwrite=getattr(parsed, "overwrite", False))
         return cls(**{**values, **overrides})
 
     @property

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -50,10 +51,18 @@ def load_cache(path: Path, key: dict) -> tuple[np.ndarray, np.ndarray] | None:
     """(indices, logits) cached in ``path`` if it was made for exactly ``key``, else None."""
     if not path.is_file():
         return None
-    with np.load(path, allow_pickle=False) as stored:
-        if json.loads(str(stored["key"])) != key:
-            return None
-        return stored["indices"], stored["logits"]
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            if json.loads(str(stored["key"])) != key:
+                return None
+            indices, logits = stored["indices"], stored["logits"]
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile):  # damaged: computed again, replaced
+        print(f"{path}: damaged teacher-logit cache; computing it again", flush=True)
+        return None
+    if indices.ndim != 1 or logits.ndim != 2 or len(indices) != len(logits) or not np.isfinite(logits).all():
+        print(f"{path}: teacher-logit cache of unexpected shape or values; computing it again", flush=True)
+        return None
+    return indices, logits
 
 
 def teacher_logits_table(teacher, teacher_path: Path, teacher_sha256: str, data: FramesData,

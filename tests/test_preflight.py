@@ -1,0 +1,138 @@
+"""What a run settles before it writes anything (utils/training/preflight.py, utils/atomic_files.py), in-process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.scripts import ROOT
+from utils.atomic_files import check_outputs_apart, output_lock
+from utils.errors import InputError
+from utils.sidecar import write_sidecar
+from utils.training import preflight
+from utils.training.distribution import check_tf_config
+from utils.training.outputs import RunPaths
+from utils.training.teacher_cache import load_cache
+
+RECORD = {"role": "student", "task": "student", "architecture": "c3d_student", "width": 0.5,
+          "classes": ["A", "B"], "input_shape": [16, 32, 32, 3], "data": {"digest": "abc"},
+          "split": {"protocol": "random", "test_size": 0.2, "val_size": 0.1, "seed": 0, "split_dir": None,
+                    "split_id": 1, "test_indices": [1, 2]},
+          "hyperparameters": {"batch_size": 8, "epochs": 50, "lr": 1e-4, "seed": 0, "init": "glorot",
+                              "mixed_precision": "off", "jit_compile": "auto", "replicas": 1}}
+
+
+def finished_run(folder: Path, record: dict = RECORD) -> RunPaths:
+    paths = RunPaths.for_output(folder / "m.keras", logdir=folder / "tb")
+    paths.output.write_bytes(b"model")
+    write_sidecar(paths.output, record)
+    paths.history.write_text("epoch,accuracy\n0,0.5\n")
+    return paths
+
+
+def with_changes(record: dict, **hyperparameters) -> dict:
+    changed = json.loads(json.dumps(record))
+    changed["hyperparameters"].update(hyperparameters)
+    return changed
+
+
+def test_identity_ignores_epochs_and_speed_settings_but_not_the_seed():
+    same = preflight.run_identity(with_changes(RECORD, epochs=80, jit_compile="on", replicas=4))
+    assert same == preflight.run_identity(RECORD)
+    other = preflight.run_identity(with_changes(RECORD, seed=3))
+    assert preflight.differences(preflight.run_identity(RECORD), other) == ["hyperparameters.seed 0 → 3"]
+
+
+def test_a_finished_run_is_skipped_when_asked_again_and_refused_with_other_settings(tmp_path):
+    paths = finished_run(tmp_path)
+    assert preflight.decide(paths, preflight.run_identity(RECORD), overwrite=False) == preflight.SKIP
+    with pytest.raises(InputError, match=r"other settings \(hyperparameters.lr 0.0001 → 0.001\).*--overwrite"):
+        preflight.decide(paths, preflight.run_identity(with_changes(RECORD, lr=1e-3)), overwrite=False)
+
+
+def test_overwrite_keeps_the_finished_files_aside_until_the_new_model_is_complete(tmp_path):
+    paths = finished_run(tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    wanted = preflight.run_identity(with_changes(RECORD, lr=1e-3))
+    decision = preflight.decide(paths, wanted, overwrite=True)
+    preflight.prepare(paths, wanted, decision)
+    previous = preflight.previous_folder(paths)
+    assert {p.name: p.read_bytes() for p in previous.iterdir()} == before
+    assert not paths.output.exists()
+    assert json.loads((paths.backup / preflight.RUN_RECORD).read_text()) == wanted
+    preflight.discard_previous(paths)
+    assert not previous.exists()
+
+
+def test_a_backup_resumes_only_for_the_run_that_made_it(tmp_path):
+    paths = RunPaths.for_output(tmp_path / "m.keras")
+    wanted = preflight.run_identity(RECORD)
+    preflight.prepare(paths, wanted, preflight.START)
+    assert preflight.decide(paths, wanted, overwrite=False) == preflight.RESUME
+    other = preflight.run_identity(with_changes(RECORD, seed=7))
+    with pytest.raises(InputError, match=r"m.backup: the interrupted run there had other settings \(hyper"):
+        preflight.decide(paths, other, overwrite=False)
+    assert preflight.decide(paths, other, overwrite=True) == preflight.START
+    (paths.backup / preflight.RUN_RECORD).write_text("{")
+    with pytest.raises(InputError, match="run.json: damaged"):
+        preflight.decide(paths, wanted, overwrite=False)
+
+
+def test_outputs_may_not_be_or_hold_inputs_or_each_other(tmp_path):
+    frames = tmp_path / "frames" / "frames.npy"
+    with pytest.raises(InputError, match="--output_path .*is --source"):
+        check_outputs_apart({"--output_path": tmp_path / "t.keras"}, {"--source": tmp_path / "t.keras"})
+    with pytest.raises(InputError, match="--logdir .*contains --data"):
+        check_outputs_apart({"--logdir": tmp_path / "frames"}, {"--data": frames})
+    with pytest.raises(InputError, match="--log_path .*same file as --output_path"):
+        check_outputs_apart({"--output_path": tmp_path / "a", "--log_path": tmp_path / "a"}, {})
+    check_outputs_apart({"--output_path": tmp_path / "frames" / "s.keras"}, {"--data": frames})  # beside is fine
+
+
+HOLD = ("import sys, time; from pathlib import Path; from utils.atomic_files import output_lock\n"
+        "with output_lock(Path(sys.argv[1]), 'x'):\n print('held', flush=True); time.sleep(60)")
+
+
+def test_an_output_lock_excludes_another_process_and_vanishes_with_its_holder(tmp_path):
+    output = tmp_path / "evaluation"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(output)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(InputError, match=rf"{output} is being written by another run \(pid {holder.pid}\)"):
+            with output_lock(output, "--output_dir"):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with output_lock(output, "--output_dir") as lock:  # a killed holder's lock is free at once
+        assert lock.exists()
+    assert not lock.exists()  # removed when released: no litter beside the outputs
+
+
+def test_a_damaged_teacher_logit_cache_is_computed_again(tmp_path):
+    path = tmp_path / "teacher.logits-0.npz"
+    path.write_bytes(b"PK\x03\x04 truncated")
+    assert load_cache(path, {"k": 1}) is None
+    np.savez(path, indices=np.arange(3), logits=np.full((3, 2), np.nan), key=np.array(json.dumps({"k": 1})))
+    assert load_cache(path, {"k": 1}) is None
+    np.savez(path, indices=np.arange(3), logits=np.zeros((3, 2)), key=np.array(json.dumps({"k": 1})))
+    assert load_cache(path, {"k": 1})[1].shape == (3, 2)
+
+
+@pytest.mark.parametrize("config, problem", [
+    ("[]", "not a JSON object"),
+    ('{"task": {"type": "worker", "index": 0}}', "cluster must map"),
+    ('{"cluster": {"worker": "host:1"}, "task": {"type": "worker", "index": 0}}', "cluster.worker must be"),
+    ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}', "task.type must be one of"),
+    ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": "0"}}', "task.index must be"),
+    ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": true}}', "task.index must be"),
+])
+def test_a_cluster_configuration_is_checked_field_by_field(config, problem):
+    with pytest.raises(InputError, match=f"TF_CONFIG: {problem}"):
+        check_tf_config(config)
+    check_tf_config('{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}')
