@@ -4,7 +4,9 @@
 Each video gives one clip of --sequence_length frames taken uniformly over the frames that really
 decode (skip = max(n // T, 1); frames 0, skip, 2*skip, ...), resized to --frame_width x
 --frame_height and stored as uint8 RGB. Unreadable and too-short videos are skipped and listed in
-Format_Time_Summary.txt. Example:
+Format_Time_Summary.txt. The output folder's files are replaced as a whole, under a lock: a run
+that is killed leaves the earlier extraction or a folder that readers refuse, never a mix (see
+docs/extraction.md). Example:
 
     python video_to_frames.py --input_path Datasets/UCF11 --sequence_length 16 \\
         --frame_height 112 --frame_width 112 --output_path Output_dataset/UCF11

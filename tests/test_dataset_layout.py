@@ -39,3 +39,34 @@ def test_files_at_the_top_level_and_hidden_folders_are_not_classes(tmp_path):
     classes, videos = discover_videos(tmp_path)
     assert classes == ["Empty"]
     assert videos == []
+
+
+def test_video_whose_path_is_not_utf8_is_left_out_and_reported(tmp_path):
+    import os
+
+    touch(tmp_path / "Cls" / "a.avi")
+    touch(tmp_path / "Cls" / "sub" / "b.avi")
+    os.rename(os.fsencode(tmp_path / "Cls" / "sub"), os.fsencode(tmp_path / "Cls") + b"/s\xe9")
+    touch(tmp_path / "Cls" / "c.avi")
+    os.rename(os.fsencode(tmp_path / "Cls" / "c.avi"), os.fsencode(tmp_path / "Cls") + b"/\xff.avi")
+    unusable = []
+    classes, videos = discover_videos(tmp_path, unusable)
+    assert classes == ["Cls"] and [v.relative_path for v in videos] == ["Cls/a.avi"]
+    assert unusable == ["b'Cls/\\xff.avi'", "b'Cls/s\\xe9/b.avi'"]
+
+
+def test_class_folder_whose_name_classes_txt_cannot_hold_is_refused(tmp_path):
+    import os
+
+    import pytest
+
+    from utils.errors import InputError
+
+    touch(tmp_path / "Good" / "a.avi")
+    for name, fragment in [(b"B\xe9", "not valid UTF-8"), (b"B\nC", "line break"), (b"B\xc2\x85C", "line break"),
+                           (b"\t", "blank name")]:
+        path = os.fsencode(tmp_path) + b"/" + name
+        os.mkdir(path)
+        with pytest.raises(InputError, match=fragment):
+            discover_videos(tmp_path)
+        os.rmdir(path)

@@ -113,6 +113,9 @@ def test_models_that_do_not_match_the_data_are_refused(trained, tmp_path):
     # same classes and shape, but other clips (one more group): the recorded split does not come out
     other = write_frames_folder(tmp_path / "other", classes=CLASSES, groups=5, clips=3, shape=(16, 16, 16))
     result = run_script("evaluate.py", "--data", other, "--recognizer", model, "--output_dir", tmp_path / "o")
+    assert_one_line_error(result, "student.json", "trained on other frames", "--allow_other_frames")
+    result = run_script("evaluate.py", "--data", other, "--recognizer", model, "--output_dir", tmp_path / "o",
+                        "--allow_other_frames")  # allowed, the split recorded still has to come out of them
     assert_one_line_error(result, "student.json", "not the frames it was trained on")
 
     result = run_script("evaluate.py", "--data", frames, "--recognizer", tmp_path / "missing.keras")

@@ -92,7 +92,7 @@ def test_reports_list_every_skipped_file_with_its_reason(extracted):
     assert [(r["class"], r["videos_found"], r["videos_kept"], r["videos_skipped"]) for r in rows] == [
         ("Biking", "3", "2", "1"), ("Diving", "4", "3", "1"), ("Jumping", "3", "1", "2"), ("Kicking", "0", "0", "0")]
     assert all(float(r["seconds"]) > 0 and float(r["peak_memory_mib"]) > 0 for r in rows[:3])
-    assert not list(extracted.glob("*.partial"))
+    assert not list(extracted.glob("*.partial")) and not list(extracted.glob(".staging-*"))
 
 
 def test_output_does_not_depend_on_the_number_of_workers(collection, extracted, tmp_path):
@@ -163,7 +163,7 @@ def test_all_videos_bad_is_a_one_line_error_and_writes_nothing(tmp_path):
     (tmp_path / "in" / "A" / "x.avi").write_text("text")
     result = extract(tmp_path / "in", tmp_path / "out")
     assert_one_line_error(result, "none of the 1 videos gave a clip", "A/x.avi")
-    assert list((tmp_path / "out").iterdir()) == []
+    assert [p.name for p in (tmp_path / "out").iterdir() if p.name != ".lock"] == []
 
 
 def test_output_that_cannot_fit_on_the_disk_is_refused_before_any_work(collection, tmp_path):
@@ -175,7 +175,8 @@ def test_output_that_cannot_fit_on_the_disk_is_refused_before_any_work(collectio
     result = run_script("video_to_frames.py", "--input_path", collection, "--output_path", out,
                         "--sequence_length", T, "--frame_height", 400_000, "--frame_width", 400_000, "--no_progress")
     assert_one_line_error(result, str(out), "frames.npy needs up to", "GiB is free")
-    assert sorted(p.name for p in out.iterdir()) == ["frames.npy"] and (out / "frames.npy").read_bytes() == before
+    assert sorted(p.name for p in out.iterdir() if p.name != ".lock") == ["frames.npy"]
+    assert (out / "frames.npy").read_bytes() == before
 
 
 def test_bad_flag_is_a_one_line_error(tmp_path):
@@ -205,9 +206,11 @@ def slow_collection(tmp_path_factory):
     return root
 
 
-def wait_for(path, process, timeout=60.0):
+def wait_for(pattern, process, timeout=60.0):
+    """Until a file matching ``pattern`` (a glob under a folder) exists, e.g. the staged frames file."""
+    folder, glob = pattern
     deadline = time.monotonic() + timeout
-    while not path.exists():
+    while not list(folder.glob(glob)):
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.002)
@@ -222,7 +225,7 @@ def test_killed_run_never_leaves_a_complete_looking_frames_file(slow_collection,
     process = start_script("video_to_frames.py", "--input_path", slow_collection, "--output_path", out,
                            "--sequence_length", T, "--frame_height", H, "--frame_width", W,
                            "--workers", "2", "--no_progress")
-    wait_for(out / "frames.npy.partial", process)
+    wait_for((out, ".staging-*/frames.npy.partial"), process)
     time.sleep(delay)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
@@ -237,7 +240,7 @@ def test_killed_run_never_leaves_a_complete_looking_frames_file(slow_collection,
     result = extract(slow_collection, out, "--workers", "2")  # the same command again
     assert result.returncode == 0, result.stderr
     assert np.load(out / "frames.npy", mmap_mode="r").shape == (SLOW_VIDEOS, T, H, W, 3)
-    assert not list(out.glob("*.partial"))
+    assert not list(out.glob("*.partial")) and not list(out.glob(".staging-*"))
 
 
 @pytest.mark.parametrize("workers, delay", [(1, 0.3), (2, 0.0), (2, 0.3)])
@@ -246,7 +249,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(slow_collection, tmp_path, 
     process = start_script("video_to_frames.py", "--input_path", slow_collection, "--output_path", out,
                            "--sequence_length", T, "--frame_height", H, "--frame_width", W,
                            "--workers", workers, "--no_progress")
-    wait_for(out / "frames.npy.partial", process)
+    wait_for((out, ".staging-*/frames.npy.partial"), process)
     time.sleep(delay)  # 0: while the worker processes are still starting
     os.killpg(process.pid, signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
@@ -254,4 +257,4 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(slow_collection, tmp_path, 
     assert "interrupted" in stderr and "Run the same command again" in stderr
     assert "Traceback" not in stderr
     assert not (out / "frames.npy").exists()
-    assert not list(out.glob("*.partial"))
+    assert not list(out.glob("*.partial")) and not list(out.glob(".staging-*"))

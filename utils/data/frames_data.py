@@ -3,10 +3,18 @@
 A frames folder holds frames.npy (uint8 N×T×H×W×3), labels.npy (int N), video_file_paths.npy
 (str N) and classes.txt. Every check here raises InputError naming the file and the problem, so
 that a training or evaluation run fails in its first second, not after an hour.
+
+video_to_frames.py also writes extraction.json, the manifest of the set: it is replaced by a
+"replacing" marker before any file of a new extraction is moved in and rewritten as "complete"
+(file sizes, clip count and shape) once all are in place. A folder with a manifest is opened only
+when the manifest says complete and the files match it, so a run killed while swapping files in
+is refused instead of giving new labels beside old frames. A folder without one (older versions,
+hand-made test data) is checked as before.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +27,8 @@ FRAMES_FILE = "frames.npy"
 LABELS_FILE = "labels.npy"
 PATHS_FILE = "video_file_paths.npy"
 CLASSES_FILE = "classes.txt"
+MANIFEST_FILE = "extraction.json"
+MANIFEST_COMPLETE = "complete"
 
 
 @dataclass(frozen=True)
@@ -48,13 +58,62 @@ class FramesData:
         }
 
 
+def _npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran_order, dtype) from a .npy header; InputError when it is not one."""
+    try:
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                return np.lib.format.read_array_header_1_0(handle)
+            return np.lib.format.read_array_header_2_0(handle)  # 2.0 and 3.0 differ only in the text's encoding
+    except (ValueError, OSError, EOFError, SyntaxError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: not a readable .npy file ({error})") from None
+
+
 def _load_small(path: Path, what: str) -> np.ndarray:
     if not path.is_file():
         raise InputError(f"{path}: {what} file not found")
+    _refuse_fortran(path, _npy_header(path))
     try:
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
         raise InputError(f"{path}: not a readable .npy file ({error})") from None
+
+
+def _refuse_fortran(path: Path, header: tuple) -> None:
+    if header[1]:
+        raise InputError(f"{path}: stored in Fortran (column-major) order, which this project never writes; "
+                         "re-run video_to_frames.py")
+
+
+def check_manifest(folder: Path) -> dict | None:
+    """The manifest of ``folder`` when it has one and its files match it; None for a folder without
+    one; InputError when the extraction there is incomplete or its files were mixed or changed."""
+    folder = Path(folder)
+    path = folder / MANIFEST_FILE
+    if not path.is_file():
+        return None
+
+    def incomplete(detail: str) -> InputError:
+        return InputError(f"{folder}: the extraction there is incomplete ({detail}); re-run video_to_frames.py "
+                          "to write it again")
+
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as error:
+        raise incomplete(f"{MANIFEST_FILE} unreadable: {error}") from None
+    if not isinstance(manifest, dict) or manifest.get("state") != MANIFEST_COMPLETE:
+        raise incomplete(f"{MANIFEST_FILE} says a run was replacing its files when it stopped")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or FRAMES_FILE not in files:
+        raise incomplete(f"{MANIFEST_FILE} lists no files")
+    for name, size in files.items():
+        file = folder / str(name)
+        if not file.is_file():
+            raise incomplete(f"{name} is missing")
+        if file.stat().st_size != size:
+            raise incomplete(f"{name} has {file.stat().st_size} bytes, the extraction wrote {size}")
+    return manifest
 
 
 def open_frames(data: Path, annotations: Path | None = None) -> FramesData:
@@ -68,6 +127,8 @@ def open_frames(data: Path, annotations: Path | None = None) -> FramesData:
     if not frames_path.is_file():
         raise InputError(f"{frames_path}: frames file not found (run video_to_frames.py first)")
     folder = frames_path.parent
+    manifest = check_manifest(folder) if frames_path.name == FRAMES_FILE else None
+    _refuse_fortran(frames_path, _npy_header(frames_path))
     try:
         frames = np.load(frames_path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
@@ -78,6 +139,11 @@ def open_frames(data: Path, annotations: Path | None = None) -> FramesData:
         )
     if frames.shape[0] == 0:
         raise InputError(f"{frames_path}: holds no clips")
+    if manifest is not None and [manifest.get("clips"), manifest.get("clip_shape")] != [
+            frames.shape[0], list(frames.shape[1:])]:
+        raise InputError(f"{folder}: the extraction there is incomplete ({FRAMES_FILE} has shape {frames.shape}, "
+                         f"{MANIFEST_FILE} says {manifest.get('clips')} clips of {manifest.get('clip_shape')}); "
+                         "re-run video_to_frames.py to write it again")
 
     labels_path = Path(annotations) if annotations else folder / LABELS_FILE
     labels = _load_small(labels_path, "labels")
@@ -86,14 +152,15 @@ def open_frames(data: Path, annotations: Path | None = None) -> FramesData:
     if len(labels) != len(frames):
         raise InputError(f"{labels_path}: {len(labels)} labels for {len(frames)} clips in {frames_path}")
 
-    paths = _load_small(folder / PATHS_FILE, "video paths")
+    paths_path = folder / PATHS_FILE
+    paths = _load_small(paths_path, "video paths")
+    if paths.ndim != 1 or paths.dtype.kind != "U":
+        raise InputError(f"{paths_path}: expected a 1-D array of strings, found {paths.dtype} {paths.shape}")
     if len(paths) != len(frames):
-        raise InputError(f"{folder / PATHS_FILE}: {len(paths)} paths for {len(frames)} clips")
+        raise InputError(f"{paths_path}: {len(paths)} paths for {len(frames)} clips")
 
+    classes = read_classes(folder / CLASSES_FILE)
     classes_path = folder / CLASSES_FILE
-    if not classes_path.is_file():
-        raise InputError(f"{classes_path}: class list not found")
-    classes = [line for line in classes_path.read_text(encoding="utf-8").splitlines() if line]
     if len(classes) < 2:
         raise InputError(f"{classes_path}: need at least 2 classes, found {len(classes)}")
     if labels.min() < 0 or labels.max() >= len(classes):
@@ -102,3 +169,24 @@ def open_frames(data: Path, annotations: Path | None = None) -> FramesData:
             f"lists {len(classes)} classes"
         )
     return FramesData(frames_path, frames, labels.astype(np.int64), paths.astype(str), classes)
+
+
+def read_classes(classes_path: Path) -> list[str]:
+    """classes.txt's names, line i = label i; blank lines only at the end; no name twice."""
+    if not classes_path.is_file():
+        raise InputError(f"{classes_path}: class list not found")
+    try:
+        lines = classes_path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise InputError(f"{classes_path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    while lines and not lines[-1].strip():
+        lines.pop()
+    seen: dict[str, int] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            raise InputError(f"{classes_path}: line {number} is blank, so the labels after it would name "
+                             "the wrong classes")
+        if line in seen:
+            raise InputError(f"{classes_path}: class {line!r} is listed twice (lines {seen[line]} and {number})")
+        seen[line] = number
+    return lines
