@@ -1,0 +1,14 @@
+"""Bad input to the scripts that read trained models (distillation, evaluation, export, the reproduction):
+the cases of tests/bad_input_matrix.py, one line, exit status 2, earlier outputs untouched. A file of
+its own so that the matrix runs on both test workers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.bad_input_matrix import CASES, MODEL_READERS, check_case, setup  # noqa: F401  (setup: a fixture)
+
+
+@pytest.mark.parametrize("case", [case for case, (script, _, _) in CASES.items() if script in MODEL_READERS])
+def test_bad_input_is_one_line_exit_2_and_touches_nothing(setup, case):  # noqa: F811
+    check_case(setup, case)
