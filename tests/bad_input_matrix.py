@@ -10,7 +10,6 @@ script's output at a folder holding an earlier result, and checks that folder af
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -22,17 +21,13 @@ import numpy as np
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import ROOT, assert_one_line_error, run_script
+from tests.scripts import ROOT, assert_one_line_error, run_script, snapshot
 from tests.video_factory import write_video
 
 SHAPE = (16, 16, 16)
 TINY = ["--width", "0.125", "--batch_size", "4", "--epochs", "1"]
 
 
-def snapshot(folder: Path) -> dict[str, str]:
-    """Every file under ``folder`` with a hash of its bytes."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")

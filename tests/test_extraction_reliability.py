@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import ROOT, assert_one_line_error, run_script, start_script
+from tests.scripts import ROOT, assert_one_line_error, run_script, snapshot, start_script
 from tests.video_factory import write_video
 from utils.data.frames_data import MANIFEST_FILE, open_frames
 from utils.errors import InputError
@@ -32,10 +32,6 @@ def extract(input_path, output_path, *extra, script="video_to_frames.py"):
 def data_digest(folder):
     """What a reader reads: the four data files' bytes."""
     return tuple(hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in DATA_FILES)
-
-
-def snapshot(folder):
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")
