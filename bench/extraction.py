@@ -18,6 +18,7 @@ project and for the seek method. Ratios are printed last. Run:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -45,13 +46,14 @@ T, H, W = 16, 112, 112
 def ucf_like_videos(folder: Path, videos: int, workers: int) -> list[str]:
     """Generate (or reuse) ``videos`` synthetic clips at UCF101's size, rate and length."""
     groups = max(1, round(videos / 6 / 4))
-    spec = SyntheticSpec(classes=6, groups=groups, clips_per_group=4, width=320, height=240, fps=25,
+    spec = SyntheticSpec(groups=groups, clips_per_group=4, width=320, height=240, fps=25,  # the 6 target actions
                          min_seconds=3.0, max_seconds=7.0, seed=1)
+    described = json.loads(json.dumps(dataclasses.asdict(spec)))
     stamp = folder / "spec.json"
-    if not (stamp.exists() and json.loads(stamp.read_text()) == spec.__dict__):
+    if not (stamp.exists() and json.loads(stamp.read_text()) == described):
         shutil.rmtree(folder, ignore_errors=True)
         generate_dataset(spec, folder, workers)
-        stamp.write_text(json.dumps(spec.__dict__))
+        stamp.write_text(json.dumps(described))
     _, entries = discover_videos(folder)
     return [str(folder / e.relative_path) for e in entries]
 
