@@ -13,15 +13,13 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import ROOT, assert_one_line_error, run_script, snapshot
+from tests.scripts import assert_one_line_error, lock_held_by_another_process, run_script, snapshot
 from tests.video_factory import write_video
 
 SHAPE = (16, 16, 16)
@@ -385,22 +383,6 @@ ENVIRONMENT = {
     "TF_CONFIG worker without a port": {"TF_CONFIG": json.dumps({"cluster": {"worker": ["localhost"]},
                                                                  "task": {"type": "worker", "index": 0}})},
 }
-
-
-@contextlib.contextmanager
-def lock_held_by_another_process(output: Path):
-    """Another process holding ``output`` the way a running script does (utils/atomic_files.output_lock)."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from utils.atomic_files import output_lock\n"
-        "with output_lock(Path(sys.argv[1]), 'test'):\n print('held', flush=True); time.sleep(600)"), str(output)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        yield
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def check_case(setup: dict, case: str) -> None:

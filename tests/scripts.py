@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import os
@@ -61,3 +62,20 @@ def wait_until(condition, process, timeout=240.0):
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "the run never got there"
         time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def lock_held_by_another_process(output: Path):
+    """Another process holding ``output`` the way a running script does (utils/atomic_files.output_lock);
+    yields that process."""
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from utils.atomic_files import output_lock\n"
+        "with output_lock(Path(sys.argv[1]), 'test'):\n print('held', flush=True); time.sleep(600)"), str(output)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()

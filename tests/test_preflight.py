@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.scripts import ROOT
+from tests.scripts import lock_held_by_another_process
 from utils.atomic_files import check_outputs_apart, output_lock
 from utils.errors import InputError
 from utils.sidecar import write_sidecar
@@ -94,21 +92,12 @@ def test_outputs_may_not_be_or_hold_inputs_or_each_other(tmp_path):
     check_outputs_apart({"--output_path": tmp_path / "frames" / "s.keras"}, {"--data": frames})  # beside is fine
 
 
-HOLD = ("import sys, time; from pathlib import Path; from utils.atomic_files import output_lock\n"
-        "with output_lock(Path(sys.argv[1]), 'x'):\n print('held', flush=True); time.sleep(60)")
-
-
 def test_an_output_lock_excludes_another_process_and_vanishes_with_its_holder(tmp_path):
     output = tmp_path / "evaluation"
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(output)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with lock_held_by_another_process(output) as holder:
         with pytest.raises(InputError, match=rf"{output} is being written by another run \(pid {holder.pid}\)"):
             with output_lock(output, "--output_dir"):
                 pass
-    finally:
-        holder.kill()
-        holder.wait()
     with output_lock(output, "--output_dir") as lock:  # a killed holder's lock is free at once
         assert lock.exists()
     assert not lock.exists()  # removed when released: no litter beside the outputs

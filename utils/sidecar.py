@@ -79,28 +79,18 @@ def _problem(path: Path, name: str, text: str, value) -> InputError:
     return InputError(f"{path}: field {name}: {text}, found {shown[:80]}")
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    import math
-
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def check_record(record: dict, path: Path) -> None:
     """Type and range of each field a later step reads (absent optional fields are fine)."""
-    from utils.data.splits import SplitSettings
+    from utils.data.splits import SplitSettings, is_finite_number, is_integer
 
     checks = {
         "role": (lambda v: v in ROLES, f"one of {', '.join(ROLES)}"),
         "classes": (lambda v: isinstance(v, list) and len(v) >= 2 and all(isinstance(c, str) and c and "\n" not in c
                                                                           for c in v) and len(set(v)) == len(v),
                     "a list of at least 2 distinct one-line class names"),
-        "input_shape": (lambda v: isinstance(v, list) and len(v) == 4 and all(_is_int(d) and d > 0 for d in v)
+        "input_shape": (lambda v: isinstance(v, list) and len(v) == 4 and all(is_integer(d) and d > 0 for d in v)
                         and v[3] == 3, "[frames, height, width, 3] as positive integers"),
-        "width": (lambda v: _is_number(v) and v > 0, "a positive number"),
+        "width": (lambda v: is_finite_number(v) and v > 0, "a positive number"),
         "hyperparameters": (lambda v: isinstance(v, dict), "an object"),
         "metrics": (lambda v: isinstance(v, dict), "an object"),
         "data": (lambda v: isinstance(v, dict), "an object"),
@@ -112,9 +102,9 @@ def check_record(record: dict, path: Path) -> None:
         if name in record and not valid(record[name]):
             raise _problem(path, name, f"expected {expected}", record[name])
     distillation = record.get("distillation") or {}
-    if "temperature" in distillation and not (_is_number(distillation["temperature"]) and distillation["temperature"] > 0):
+    if "temperature" in distillation and not (is_finite_number(distillation["temperature"]) and distillation["temperature"] > 0):
         raise _problem(path, "distillation.temperature", "expected a positive number", distillation["temperature"])
-    if "alpha" in distillation and not (_is_number(distillation["alpha"]) and 0 <= distillation["alpha"] <= 1):
+    if "alpha" in distillation and not (is_finite_number(distillation["alpha"]) and 0 <= distillation["alpha"] <= 1):
         raise _problem(path, "distillation.alpha", "expected a number from 0 to 1", distillation["alpha"])
     for key in ("teacher", "teacher_sha256"):
         if key in distillation and not isinstance(distillation[key], str):
@@ -123,13 +113,13 @@ def check_record(record: dict, path: Path) -> None:
     if isinstance(split, dict):
         indices = {k: split[k] for k in ("train_indices", "val_indices", "test_indices") if k in split}
         for key, values in indices.items():
-            if not isinstance(values, list) or not all(_is_int(i) and i >= 0 for i in values):
+            if not isinstance(values, list) or not all(is_integer(i) and i >= 0 for i in values):
                 raise _problem(path, f"split.{key}", "expected a list of clip indices", values)
         settings = {k: v for k, v in split.items() if k not in indices}
         if settings:
             SplitSettings.from_json(settings, origin=f"{path}: field split.")
     shape = (record.get("data") or {}).get("shape")
-    if shape is not None and not (isinstance(shape, list) and all(_is_int(d) and d >= 0 for d in shape)):
+    if shape is not None and not (isinstance(shape, list) and all(is_integer(d) and d >= 0 for d in shape)):
         raise _problem(path, "data.shape", "expected a list of sizes", shape)
 
 

@@ -73,7 +73,6 @@ from utils.errors import InputError
 from utils.machine import available_cores, peak_rss_mib
 
 CRASHED = "its decoding process crashed (e.g. a decoder segmentation fault)"
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 @dataclass(frozen=True)
@@ -381,7 +380,7 @@ def extract_frames(
             where = error.filename or staging
             outcome = ("its files are now a mix, which readers refuse: fix that and run again" if swapping else
                        "the partial extraction was removed and the folder's earlier files are unchanged")
-            if error.errno in DISK_FULL:
+            if atomic_files.disk_full_error(error):
                 raise InputError(f"{output_path}: the disk is full (no space left writing {where}); {outcome}") from None
             raise InputError(f"{output_path}: cannot write {where} ({error.strerror or error}); {outcome}") from None
         finally:

@@ -14,6 +14,7 @@ hand-made test data) is checked as before.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,14 @@ class FramesData:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """utils/data/digest.py's content digest, read once per opened dataset (every model an evaluation
+        checks, and the training run's record and identity, share it)."""
+        from utils.data.digest import frames_digest
+
+        return frames_digest(self.frames)
 
     def fingerprint(self) -> dict:
         """Identifies the frames file cheaply (no hashing of gigabytes): path, shape, size, mtime."""

@@ -75,13 +75,13 @@ class SplitSettings:
             object.__setattr__(self, "split_dir", str(self.split_dir))
         if self.protocol not in PROTOCOLS:
             raise InputError(f"{self._name('protocol')} must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
-        if not _is_number(self.test_size) or not 0 < self.test_size < 1:
+        if not is_finite_number(self.test_size) or not 0 < self.test_size < 1:
             raise InputError(f"{self._name('test_size')} must be between 0 and 1 (exclusive), got {self.test_size!r}")
-        if not _is_number(self.val_size) or not 0 <= self.val_size < 1:
+        if not is_finite_number(self.val_size) or not 0 <= self.val_size < 1:
             raise InputError(f"{self._name('val_size')} must be at least 0 and below 1, got {self.val_size!r}")
-        if not _is_int(self.seed) or not 0 <= self.seed < 2**32:
+        if not is_integer(self.seed) or not 0 <= self.seed < 2**32:
             raise InputError(f"{self._name('seed')} must be an integer from 0 to 2**32 - 1, got {self.seed!r}")
-        if not _is_int(self.split_id) or self.split_id < 1:
+        if not is_integer(self.split_id) or self.split_id < 1:
             raise InputError(f"{self._name('split_id')} must be a positive integer, got {self.split_id!r}")
         if self.split_dir is not None and not isinstance(self.split_dir, str):
             raise InputError(f"{self._name('split_dir')} must be a folder path, got {self.split_dir!r}")
@@ -344,10 +344,12 @@ def _indices(values) -> np.ndarray:
     return np.sort(np.asarray(values, np.int64))
 
 
-def _is_number(value) -> bool:
+def is_finite_number(value) -> bool:
+    """A finite int or float (NumPy's too), not a bool: for values read from flags or JSON."""
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
         and math.isfinite(value)
 
 
-def _is_int(value) -> bool:
+def is_integer(value) -> bool:
+    """An int (NumPy's too), not a bool."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

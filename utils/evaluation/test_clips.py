@@ -47,8 +47,6 @@ def check_model_matches_data(model_path: Path, record: dict, data: FramesData, a
     """InputError unless the model's recorded classes, clip shape and frames are the data's (every script
     that reads a saved model with data checks this, before any work). ``allow_other_frames`` accepts
     frames whose content differs from those the model was trained on (utils/data/digest.py)."""
-    from utils.data.digest import frames_digest
-
     where = f"{model_path} ({sidecar_path(model_path).name})"
     if record.get("classes") != data.classes:
         raise InputError(f"{where}: the model's {len(record.get('classes') or [])} classes differ from the "
@@ -57,7 +55,7 @@ def check_model_matches_data(model_path: Path, record: dict, data: FramesData, a
         raise InputError(f"{where}: the model's input shape {record.get('input_shape')} is not that of the clips in "
                          f"{data.frames_path}, {list(data.clip_shape)}")
     recorded = (record.get("data") or {}).get("digest")
-    if recorded and not allow_other_frames and recorded != frames_digest(data.frames):
+    if recorded and not allow_other_frames and recorded != data.digest:
         raise InputError(f"{where}: trained on other frames than {data.frames_path} (same shape, other content: "
                          "another extraction?); use the frames it was trained on, or --allow_other_frames")
 

@@ -72,6 +72,12 @@ def finished_files(paths: RunPaths) -> list[Path]:
     return [paths.output, sidecar_path(paths.output), paths.history, paths.curves, paths.log]
 
 
+def finished(paths: RunPaths) -> bool:
+    """A complete model with no run going on (a backup beside a complete model is a clean-up that
+    was interrupted, which utils/training/run.py finishes first)."""
+    return paths.is_complete() and not paths.backup.exists()
+
+
 def read_backup_identity(paths: RunPaths) -> dict | None:
     """The identity a backup was started with; None for a backup written before identities were kept."""
     path = paths.backup / RUN_RECORD
@@ -92,7 +98,7 @@ def decide(paths: RunPaths, wanted: dict, overwrite: bool) -> str:
     belong to another run and ``overwrite`` was not given. Moves nothing (``prepare`` does)."""
     from utils.sidecar import read_sidecar
 
-    if paths.is_complete() and not paths.backup.exists():
+    if finished(paths):
         if overwrite:
             return START
         done = run_identity(read_sidecar(paths.output))
@@ -120,7 +126,7 @@ def prepare(paths: RunPaths, wanted: dict, decision: str) -> None:
     if decision == SKIP:
         return
     if decision == START:
-        if paths.is_complete() and not paths.backup.exists():
+        if finished(paths):
             previous = previous_folder(paths)
             shutil.rmtree(previous, ignore_errors=True)
             previous.mkdir()

@@ -23,7 +23,6 @@ import numpy as np
 
 from utils import atomic_files
 from utils.cli import jit_compile_value
-from utils.data.digest import frames_digest
 from utils.evaluation.tensorboard import hparam_values, write_hparams
 from utils.machine import peak_rss_mib
 from utils.training import preflight
@@ -115,7 +114,7 @@ def _train_and_save(model, data, split, settings: TrainSettings, record: dict, t
         preflight.discard_previous(paths)
         print(f"{paths.output} was complete; removed the backup left by an interrupted clean-up", flush=True)
         return read_sidecar(paths.output)
-    digest = frames_digest(data.frames)
+    digest = data.digest
     wanted = preflight.run_identity(
         {**record, "classes": data.classes, "input_shape": list(data.clip_shape), "data": {"digest": digest},
          "split": settings.split.to_json(), "hyperparameters": settings.hyperparameters(1)})
