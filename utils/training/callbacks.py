@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from pathlib import Path
 
 import keras
 
-from utils.atomic_files import interrupts_deferred
+from utils.atomic_files import interrupts_deferred, write_text
 
 MONITOR = "val_accuracy"
 
@@ -61,66 +62,107 @@ def append_log(path: Path, *lines: str) -> None:
         handle.writelines(f"{stamp} {line}\n" for line in lines)
 
 
-class EpochBackup(keras.callbacks.BackupAndRestore):
-    """Keras's BackupAndRestore with Ctrl-C held while it writes.
+class EpochBackup(keras.callbacks.Callback):
+    """The last finished epoch's weights and optimizer state, to resume an interrupted run from.
 
-    Its weights file is written in place: a SIGKILL mid-write leaves a damaged HDF5 file, which
-    Keras detects and replaces by the previous epoch's copy (``double_checkpoint``), but a Ctrl-C
-    mid-write leaves a well-formed file with weights missing that it cannot recover from.
+    Keras's BackupAndRestore writes its weights file in place, and its second copy exists only from
+    the second epoch on: a SIGKILL while the first epoch is saved leaves a backup nothing can load
+    (the reproduction's kill test met it). Here each epoch's weights go to a new file, and the
+    metadata naming it is replaced atomically afterwards, so whenever the process dies the metadata
+    names a complete file of the epoch it states. Ctrl-C is held while it writes.
     """
 
-    def __init__(self, *args, write: bool = True, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, backup_dir: str | Path, write: bool = True):
+        super().__init__()
+        self.backup = Path(backup_dir)
         self.write = write  # False on workers other than the chief: they only read the chief's backup
         self.restored_epoch = 0
-
-    def on_epoch_end(self, epoch, logs=None):  # the backup is saved here (save_freq "epoch")
-        if not self.write:
-            return
-        with interrupts_deferred():
-            super().on_epoch_end(epoch, logs)
 
     def on_train_begin(self, logs=None):
         """Restore the last finished epoch; ``restored_epoch`` is then the epoch to start from."""
         from utils.errors import InputError
 
-        metadata = Path(self.backup_dir) / "training_metadata.json"
-        backed_up_epochs(Path(self.backup_dir))
+        epoch, weights = backup_state(self.backup)
+        if weights is None:
+            return
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None and not optimizer.built:  # its variables must exist to be loaded into
+            optimizer.build(self.model.trainable_variables)
         try:
-            super().on_train_begin(logs)
+            self.model.load_weights(weights)
         except (OSError, ValueError) as error:
             reason = " ".join(str(error).split())[:200]
-            raise InputError(f"{self.backup_dir}: the backup of the interrupted run cannot be loaded ({reason}); "
+            raise InputError(f"{self.backup}: the backup of the interrupted run cannot be loaded ({reason}); "
                              "delete this folder to train from the start") from None
-        self.restored_epoch = (_epoch_in(metadata) or 0) if metadata.exists() else 0
+        self.restored_epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.write:
+            return
+        name = f"epoch-{epoch + 1}.weights.h5"
+        with interrupts_deferred():
+            self.backup.mkdir(parents=True, exist_ok=True)
+            partial = self.backup / f"epoch-{epoch + 1}.partial.weights.h5"  # Keras wants the .weights.h5 suffix
+            self.model.save_weights(str(partial), overwrite=True)
+            os.replace(partial, self.backup / name)
+            write_text(self.backup / BACKUP_METADATA, json.dumps({"epoch": epoch + 1, "batch": 0, "weights": name}))
+            for stale in self.backup.glob("*.weights.h5*"):  # earlier epochs, and a kill's partial file
+                if stale.name != name:
+                    stale.unlink()
+
+
+BACKUP_METADATA = "training_metadata.json"
+LEGACY_WEIGHTS = "latest.weights.h5"  # the weights file of backups written by Keras's BackupAndRestore
 
 
 def backed_up_epochs(backup: Path) -> int:
-    """Finished epochs in an interrupted run's backup (0 without one). A metadata file left empty or
-    damaged (a kill between truncating and writing it) falls back to the earlier copy Keras keeps
-    beside it (double_checkpoint); without one, InputError: the backup cannot be resumed."""
+    """Finished epochs in an interrupted run's backup (0 without one)."""
+    return backup_state(backup)[0]
+
+
+def backup_state(backup: Path) -> tuple[int, Path | None]:
+    """The finished epochs an interrupted run's backup holds and the weights file that holds them
+    ((0, None) without a backup). A backup written by Keras's BackupAndRestore (before this project
+    wrote its own) names no file: its weights are ``latest.weights.h5``, and when a kill left its
+    metadata empty, the earlier copy Keras kept beside it (``.bkp``) is used. InputError when the
+    backup names nothing that can be resumed."""
     from utils.errors import InputError
 
-    metadata, previous = backup / "training_metadata.json", backup / "training_metadata.json.bkp"
+    metadata = backup / BACKUP_METADATA
     if not metadata.exists():
-        return 0
-    if _epoch_in(metadata) is None:
-        if previous.exists() and _epoch_in(previous) is not None and (backup / "latest.weights.h5.bkp").exists():
-            shutil.copy(backup / "latest.weights.h5.bkp", backup / "latest.weights.h5")
+        return 0, None
+    record = _metadata_in(metadata)
+    if record is None:
+        previous = backup / (BACKUP_METADATA + ".bkp")
+        if _metadata_in(previous) is not None and (backup / (LEGACY_WEIGHTS + ".bkp")).exists():
+            shutil.copy(backup / (LEGACY_WEIGHTS + ".bkp"), backup / LEGACY_WEIGHTS)
             shutil.copy(previous, metadata)
+            record = _metadata_in(metadata)
         else:
             raise InputError(f"{backup}: the backup of the interrupted run is damaged ({metadata.name} holds no "
                              "epoch, and no earlier copy does); delete this folder to train from the start")
-    return _epoch_in(metadata)
+    weights = backup / record.get("weights", LEGACY_WEIGHTS)
+    if record["epoch"] and not weights.is_file():
+        raise InputError(f"{backup}: the backup of the interrupted run is damaged ({weights.name}, which "
+                         f"{metadata.name} names, is missing); delete this folder to train from the start")
+    return record["epoch"], (weights if record["epoch"] else None)
 
 
-def _epoch_in(metadata: Path) -> int | None:
-    """The finished-epoch count a backup's training_metadata.json holds; None if it holds none."""
+def _metadata_in(metadata: Path) -> dict | None:
+    """A backup's metadata when it holds a finished-epoch count (and, if any, a plain weights file
+    name); None otherwise."""
     try:
-        epoch = json.loads(metadata.read_text()).get("epoch")
-    except (OSError, ValueError, AttributeError):
+        record = json.loads(metadata.read_text())
+    except (OSError, ValueError):
         return None
-    return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 0 else None
+    if not isinstance(record, dict):
+        return None
+    epoch, weights = record.get("epoch"), record.get("weights", LEGACY_WEIGHTS)
+    if not (isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 0):
+        return None
+    if not (isinstance(weights, str) and weights.endswith(".weights.h5") and Path(weights).name == weights):
+        return None
+    return record
 
 
 class BestCheckpoint(keras.callbacks.Callback):

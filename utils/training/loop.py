@@ -89,7 +89,7 @@ def fit(model: keras.Model, train_input: Callable, validation, epochs: int, path
     # Last, so an epoch counts as finished only once everything above is written. Its files
     # outlive the loop (finish() removes them): a kill between the last epoch and the final save
     # then resumes straight to the save instead of training again from scratch.
-    callbacks.append(EpochBackup(str(paths.backup), double_checkpoint=True, delete_checkpoint=False, write=chief))
+    callbacks.append(EpochBackup(paths.backup, write=chief))
     return run_epochs(model, strategy, train_input, validation, epochs, callbacks, steps)
 
 

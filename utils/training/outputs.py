@@ -11,7 +11,7 @@ For ``--output_path models/teacher.keras``:
                                   (appended to when the run resumes)
     runs/teacher/                 TensorBoard logs (or --logdir)
     models/teacher.best.keras     while training: the best model so far
-    models/teacher.backup/        while training: last finished epoch (Keras BackupAndRestore)
+    models/teacher.backup/        while training: last finished epoch (weights, optimizer state)
 """
 
 from __future__ import annotations
