@@ -5,14 +5,15 @@ them):
 
 - **3-D max pooling** has no TFLite built-in: a converted C3D would need the "Select TF ops" (Flex)
   runtime, which phone builds usually leave out. A 3-D max pool with stride = window (all of C3D's)
-  is a 2-D max pool over each frame followed by the element-wise maximum of the frames of each
-  window (MAX_POOL_2D, STRIDED_SLICE and MAXIMUM).
+  is a 2-D max pool over each frame, then a second one over each window's frames laid out as
+  the rows of one image (two MAX_POOL_2D; strided slices would leave XNNPACK's graph).
 - **3-D convolution** is a TFLite built-in, but a reference kernel that XNNPACK (TFLite's fast CPU
   backend) does not accelerate: the paper's student ran 3x slower in TFLite than in TensorFlow. A
   k_t×k_h×k_w convolution with 'same' padding and stride 1 is one 2-D convolution per frame over the
   k_t frames around it stacked along the channels (the kernel reshaped from (k_t, k_h, k_w, C, F)
   to (k_h, k_w, k_t·C, F)), with zero frames beyond the clip's ends: PAD, STRIDED_SLICE,
-  CONCATENATION and CONV_2D, all of which XNNPACK runs.
+  CONCATENATION and CONV_2D, all of which XNNPACK runs (for the 3 colour channels of conv1, one
+  CONV_2D with a 0/1 kernel does the stacking, faster than a concatenation of 3 values per pixel).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from keras import layers, ops
 @keras.saving.register_keras_serializable(package="har_kd")
 class FrameThenTimeMaxPool(layers.Layer):
     """MaxPooling3D(pool_size, strides=pool_size, padding="valid") on NDHWC input, in ops of at most
-    4 dimensions: MAX_POOL_2D per frame, then MAXIMUM over each window's frames."""
+    4 dimensions: MAX_POOL_2D per frame, then MAX_POOL_2D over each window's frames."""
 
     def __init__(self, pool_size, **kwargs):
         super().__init__(**kwargs)
@@ -35,15 +36,16 @@ class FrameThenTimeMaxPool(layers.Layer):
         kt, kh, kw = self.pool_size
         frames, height, width, channels = x.shape[1:]
         kept = (frames // kt) * kt
-        x = x[:, :kept]  # "valid": frames left over at the end are dropped, as MaxPooling3D does
-        x = ops.reshape(x, (-1, height, width, channels))
-        x = ops.max_pool(x, (kh, kw), strides=(kh, kw), padding="valid")
-        height, width = height // kh, width // kw
-        x = ops.reshape(x, (-1, kept, height * width * channels))
-        pooled = x[:, 0::kt]
-        for offset in range(1, kt):
-            pooled = ops.maximum(pooled, x[:, offset::kt])
-        return ops.reshape(pooled, (-1, kept // kt, height, width, channels))
+        if kept != frames:  # "valid": frames left over at the end are dropped, as MaxPooling3D does
+            x = x[:, :kept]
+        x = ops.reshape(x, (-1, height, width, channels))  # frames folded into the batch
+        if (kh, kw) != (1, 1):
+            x = ops.max_pool(x, (kh, kw), strides=(kh, kw), padding="valid")
+            height, width = height // kh, width // kw
+        if kt > 1:  # each window's frames as the rows of one image, pooled down to one row
+            x = ops.reshape(x, (-1, kt, height * width, channels))
+            x = ops.max_pool(x, (kt, 1), strides=(kt, 1), padding="valid")
+        return ops.reshape(x, (-1, kept // kt, height, width, channels))
 
     def compute_output_shape(self, input_shape):
         batch, frames, height, width, channels = input_shape
@@ -75,10 +77,19 @@ class StackedFramesConv(layers.Layer):
     def call(self, x):
         kt = self.kernel_size[0]
         frames, height, width, channels = x.shape[1:]
-        flat = ops.reshape(x, (-1, frames, height * width * channels))
-        padded = ops.pad(flat, ((0, 0), (kt // 2, kt // 2), (0, 0)))
-        around = [ops.reshape(padded[:, shift:shift + frames], (-1, height, width, channels)) for shift in range(kt)]
-        y = ops.conv(ops.concatenate(around, axis=-1), self.kernel, padding="same") + self.bias
+        if channels < FEW_CHANNELS:
+            # A channel concatenation of a few values per pixel is slow; a 1-D convolution over
+            # time with a 0/1 kernel stacks the same values (exactly: one product by 1, the rest
+            # by 0) and pads the clip's ends itself, all in one XNNPACK operator.
+            view = ops.reshape(x, (-1, frames, height * width, channels))
+            stacked = ops.conv(view, ops.cast(time_stacking_kernel(kt, channels), x.dtype), padding="same")
+        else:
+            flat = ops.reshape(x, (-1, frames, height * width * channels))
+            padded = ops.pad(flat, ((0, 0), (kt // 2, kt // 2), (0, 0)))
+            stacked = ops.concatenate([ops.reshape(padded[:, shift:shift + frames], (-1, height, width, channels))
+                                       for shift in range(kt)], axis=-1)
+        stacked = ops.reshape(stacked, (-1, height, width, kt * channels))
+        y = ops.conv(stacked, self.kernel, padding="same") + self.bias
         return ops.reshape(self.activation(y), (-1, frames, height, width, self.filters))
 
     def compute_output_shape(self, input_shape):
@@ -87,6 +98,18 @@ class StackedFramesConv(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "activation": keras.activations.serialize(self.activation)}
+
+
+FEW_CHANNELS = 8  # below it, time neighbours are stacked by a convolution (conv1: 3 colour channels)
+
+
+def time_stacking_kernel(frames: int, channels: int) -> np.ndarray:
+    """(frames, 1, C, frames·C) kernel whose 'same' convolution over (time, pixels) puts frame t+s-frames//2's
+    channel c at output channel s·C + c: StackedFramesConv's stacking order."""
+    kernel = np.zeros((frames, 1, channels, frames * channels), np.float32)
+    for shift in range(frames):
+        kernel[shift, 0, np.arange(channels), shift * channels + np.arange(channels)] = 1.0
+    return kernel
 
 
 def stacked_kernel(conv3d_kernel: np.ndarray) -> np.ndarray:

@@ -24,8 +24,10 @@ def test_frame_then_time_pooling_equals_max_pooling_3d(pool, shape):
     np.testing.assert_array_equal(FrameThenTimeMaxPool(pool)(x), want)
 
 
+# fewer than FEW_CHANNELS input channels are stacked by a convolution, more by a concatenation
 @pytest.mark.parametrize("kernel, shape", [((3, 3, 3), (2, 5, 6, 7, 3)), ((1, 3, 3), (1, 4, 5, 5, 2)),
-                                           ((5, 1, 3), (1, 6, 4, 4, 2))])
+                                           ((5, 1, 3), (1, 6, 4, 4, 2)), ((3, 3, 3), (2, 5, 6, 7, 9)),
+                                           ((5, 3, 1), (1, 6, 4, 4, 8))])
 def test_stacked_frames_convolution_equals_conv_3d(kernel, shape):
     x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
     conv = keras.layers.Conv3D(4, kernel, padding="same", activation="relu")
@@ -90,6 +92,9 @@ def test_tflite_models_use_only_builtin_operators_xnnpack_runs_and_take_uint8_cl
         ops = {op["op_name"] for op in interpreter._get_ops_details()}
         assert {"CONV_2D", "MAX_POOL_2D"} <= ops, ops
         assert not ops & {"CONV_3D", "MAX_POOL_3D", "REDUCE_MAX"} and not any(op.startswith("Flex") for op in ops), ops
+        interpreter.allocate_tensors()  # XNNPACK takes the operators it runs into DELEGATE nodes
+        partitions = [op["op_name"] for op in interpreter._get_ops_details()].count("DELEGATE")
+        assert partitions == 1, (name, partitions)  # one XNNPACK graph: no operator falls back between its parts
         source, = interpreter.get_input_details()
         assert source["dtype"] == np.uint8 and list(source["shape"]) == [1, 16, 16, 16, 3]
     full = Interpreter(model_path=str(out / "model_int8.tflite"))
