@@ -3,6 +3,9 @@
 Both at the paper's width and clip size (16x112x112, 101 classes as UCF101), float32 on this CPU:
 parameters, forward FLOPs per clip, size of the saved .keras file, median latency per clip at
 batch 1 and throughput at batch 8 (utils/evaluation/model_cost.py, as evaluate.py reports them).
+Then the student as export_student.py writes it: TFLite float32 and full-integer int8 against the
+Keras model, timed in alternating rounds (a shared machine's speed drifts; each form meets the
+drift alike), and the int8 file's size against the .keras file's.
 
     python -m bench.deployment [--large]     # --large: more timed runs
 """
@@ -41,17 +44,54 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"{name}: {m['params'] / 1e6:.1f} M params, {m['flops_per_clip'] / 1e9:.2f} GFLOPs/clip, "
                   f"{m['size_bytes'] / 1e6:.1f} MB, {m['latency_ms_per_clip']:.0f} ms/clip at batch 1, "
                   f"{m['throughput_clips_per_s']:.2f} clips/s at batch 8", flush=True)
+        tflite = tflite_forms(student_c3d(101, CLIP), Path(folder), runs)
+    print(f"student, batch 1: Keras {tflite['latency_ms']['keras']:.1f} ms, TFLite float32 "
+          f"{tflite['latency_ms']['float32']:.1f} ms, TFLite int8 {tflite['latency_ms']['int8']:.1f} ms", flush=True)
     t, s = models["teacher"], models["student"]
     ratios = {"params": t["params"] / s["params"], "flops": t["flops_per_clip"] / s["flops_per_clip"],
               "size": t["size_bytes"] / s["size_bytes"], "latency": t["latency_ms_per_clip"] / s["latency_ms_per_clip"],
-              "throughput": s["throughput_clips_per_s"] / t["throughput_clips_per_s"]}
-    result = {"clip": list(CLIP), "classes": 101, "models": models, "ratios": ratios}
+              "throughput": s["throughput_clips_per_s"] / t["throughput_clips_per_s"],
+              "tflite_float32_over_keras": tflite["latency_ms"]["float32"] / tflite["latency_ms"]["keras"],
+              "tflite_int8_over_float32": tflite["latency_ms"]["int8"] / tflite["latency_ms"]["float32"],
+              "keras_file_over_int8_file": s["size_bytes"] / tflite["size_bytes"]["int8"]}
+    result = {"clip": list(CLIP), "classes": 101, "models": models, "tflite": tflite, "ratios": ratios}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2))
     print(f"student vs teacher: {ratios['params']:.1f}x fewer parameters, {ratios['flops']:.1f}x fewer FLOPs, "
           f"{ratios['size']:.1f}x smaller file, {ratios['latency']:.1f}x lower latency, "
           f"{ratios['throughput']:.1f}x the throughput")
     return result
+
+
+def tflite_forms(model, folder: Path, runs: int, rounds: int = 3) -> dict:
+    """Median batch-1 latency of ``model`` in Keras and as TFLite float32 and full-integer int8 (through
+    utils/export/forms.py, calibrated on random clips: the weights are untrained, only speed is
+    measured), in ``rounds`` alternating rounds of ``runs`` calls each; file sizes."""
+    import functools
+    import time
+
+    import numpy as np
+    import tensorflow as tf
+
+    from utils.export.forms import tflite_bytes, tflite_runner
+
+    clips = np.random.default_rng(0).integers(0, 256, (9, *CLIP), dtype=np.uint8)
+    paths = {"float32": folder / "student_float32.tflite", "int8": folder / "student_int8.tflite"}
+    for form, path in paths.items():
+        path.write_bytes(tflite_bytes(model, form, calibration=clips[1:] if form == "int8" else None))
+    runners = {"keras": lambda c, call=tf.function(lambda c: model(c, training=False)): call(c).numpy(),
+               **{form: tflite_runner(path) for form, path in paths.items()}}
+    calls = {form: functools.partial(run, clips[:1]) for form, run in runners.items()}
+    times = {form: [] for form in calls}
+    for _ in range(rounds):
+        for form, call in calls.items():
+            call()  # warm-up, and the other runtime's threads go idle
+            for _ in range(runs):
+                start = time.perf_counter()
+                call()
+                times[form].append(time.perf_counter() - start)
+    return {"latency_ms": {form: 1000 * float(np.median(t)) for form, t in times.items()},
+            "size_bytes": {form: path.stat().st_size for form, path in paths.items()}}
 
 
 if __name__ == "__main__":

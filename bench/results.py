@@ -73,7 +73,7 @@ def distillation_rows(r: dict) -> list[dict]:
 def compute_rows(r: dict) -> list[dict]:
     rows = []
     for dtype, peaks in (r.get("peaks") or {}).items():
-        rows.append(row(f"CPU peak, {dtype}: 2048² matmul / 3×3×3 Conv3D 8×16×28×28×128→256",
+        rows.append(row(f"CPU peak, {dtype}: 2048² matmul (best in the run) / 3×3×3 Conv3D 8×16×28×28×128→256",
                         f"{peaks['matmul'] / 1e9:.0f} / {peaks['conv3d'] / 1e9:.0f} GFLOP/s", "—", "—"))
     for v in r["variants"]:
         target = 0.7 if v["model"] == "teacher" else 0.4
@@ -126,6 +126,24 @@ def deployment_rows(r: dict) -> list[dict]:
             f"{s['params'] / 1e6:.1f} M / {s['flops_per_clip'] / 1e9:.2f} G / {s['size_bytes'] / 1e6:.0f} MB",
             f"{t['params'] / 1e6:.1f} M / {t['flops_per_clip'] / 1e9:.1f} G / {t['size_bytes'] / 1e6:.0f} MB",
             f"{q['params']:.1f}× / {q['flops']:.1f}× / {q['size']:.1f}× smaller"),
+    ] + tflite_rows(r)
+
+
+def tflite_rows(r: dict) -> list[dict]:
+    if "tflite" not in r:  # results from before the TFLite rows
+        return []
+    ms, size, q = r["tflite"]["latency_ms"], r["tflite"]["size_bytes"], r["ratios"]
+    keras_file = r["models"]["student"]["size_bytes"]
+    return [
+        row("student TFLite float32 vs Keras: CPU latency per clip, batch 1", f"{ms['float32']:.1f} ms",
+            f"Keras {ms['keras']:.1f} ms", f"{q['tflite_float32_over_keras']:.2f}× Keras's", "≤ 1×",
+            q["tflite_float32_over_keras"] <= 1),
+        row("student TFLite full-integer int8 vs float32: CPU latency per clip", f"{ms['int8']:.1f} ms",
+            f"TFLite float32 {ms['float32']:.1f} ms", f"{q['tflite_int8_over_float32']:.2f}× float32's", "≤ 0.75×",
+            q["tflite_int8_over_float32"] <= 0.75),
+        row("student TFLite full-integer int8 file vs .keras", f"{size['int8'] / 1e6:.1f} MB",
+            f".keras {keras_file / 1e6:.1f} MB", f"{q['keras_file_over_int8_file']:.1f}× smaller", "≥ 3.5×",
+            q["keras_file_over_int8_file"] >= 3.5),
     ]
 
 

@@ -33,3 +33,21 @@ def test_gpu_rows_say_not_measured_without_a_gpu(tmp_path):
     rows = results.compute_rows(compute)
     assert rows[0]["ratio"] == "33%" and rows[0]["target"] == "≥ 40%" and rows[0]["met"] == "**no**"
     assert [r["this project"] for r in rows[1:]] == ["not measured", "not measured"]
+
+
+def test_deployment_rows_judge_the_tflite_targets():
+    model = {"latency_ms_per_clip": 20.0, "throughput_clips_per_s": 60.0, "params": 7e6, "flops_per_clip": 3e9,
+             "size_bytes": 29e6}
+    deployment = {"models": {"teacher": model, "student": model},
+                  "ratios": {"latency": 1.0, "throughput": 1.0, "params": 1.0, "flops": 1.0, "size": 1.0,
+                             "tflite_float32_over_keras": 1.2, "tflite_int8_over_float32": 0.6,
+                             "keras_file_over_int8_file": 3.9},
+                  "tflite": {"latency_ms": {"keras": 20.0, "float32": 24.0, "int8": 14.4},
+                             "size_bytes": {"float32": 29e6, "int8": 7.4e6}}}
+    rows = {r["benchmark"]: r for r in results.deployment_rows(deployment)}
+    float32 = rows["student TFLite float32 vs Keras: CPU latency per clip, batch 1"]
+    assert float32["ratio"] == "1.20× Keras's" and float32["met"] == "**no**"
+    assert rows["student TFLite full-integer int8 vs float32: CPU latency per clip"]["met"] == "yes"
+    assert rows["student TFLite full-integer int8 file vs .keras"]["ratio"] == "3.9× smaller"
+    del deployment["tflite"]  # a results.json from before the TFLite rows still gives its three rows
+    assert len(results.deployment_rows(deployment)) == 3
