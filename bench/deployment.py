@@ -68,11 +68,11 @@ def tflite_forms(model, folder: Path, runs: int, rounds: int = 3) -> dict:
     utils/export/forms.py, calibrated on random clips: the weights are untrained, only speed is
     measured), in ``rounds`` alternating rounds of ``runs`` calls each; file sizes."""
     import functools
-    import time
 
     import numpy as np
     import tensorflow as tf
 
+    from utils.evaluation.model_cost import interleaved_median_seconds
     from utils.export.forms import tflite_bytes, tflite_runner
 
     clips = np.random.default_rng(0).integers(0, 256, (9, *CLIP), dtype=np.uint8)
@@ -81,16 +81,9 @@ def tflite_forms(model, folder: Path, runs: int, rounds: int = 3) -> dict:
         path.write_bytes(tflite_bytes(model, form, calibration=clips[1:] if form == "int8" else None))
     runners = {"keras": lambda c, call=tf.function(lambda c: model(c, training=False)): call(c).numpy(),
                **{form: tflite_runner(path) for form, path in paths.items()}}
-    calls = {form: functools.partial(run, clips[:1]) for form, run in runners.items()}
-    times = {form: [] for form in calls}
-    for _ in range(rounds):
-        for form, call in calls.items():
-            call()  # warm-up, and the other runtime's threads go idle
-            for _ in range(runs):
-                start = time.perf_counter()
-                call()
-                times[form].append(time.perf_counter() - start)
-    return {"latency_ms": {form: 1000 * float(np.median(t)) for form, t in times.items()},
+    seconds = interleaved_median_seconds({form: functools.partial(run, clips[:1]) for form, run in runners.items()},
+                                         runs * rounds, rounds)
+    return {"latency_ms": {form: 1000 * value for form, value in seconds.items()},
             "size_bytes": {form: path.stat().st_size for form, path in paths.items()}}
 
 

@@ -9,6 +9,7 @@ from models.c3d import student_c3d, teacher_c3d
 from utils.evaluation.metrics import one_vs_rest_auc, softmax
 from utils.evaluation.model_cost import (
     flops_per_clip,
+    interleaved_median_seconds,
     layer_costs,
     parameter_count,
     profiler_flops,
@@ -93,3 +94,12 @@ def test_training_curves_and_temperature_sweep(tmp_path):
     seeds = {"Student-TFS": {t: summarise([a, a + 0.05, a - 0.02]) for t, a in ((1, 0.5), (5, 0.6))}}
     plain = png_shape(temperature_sweep_png(seeds, {}, tmp_path / "seeds.png", "sweep"))
     assert plain[0] > 300 and (tmp_path / "seeds.png").read_bytes() != (tmp_path / "t.png").read_bytes()
+
+
+def test_forms_are_timed_in_alternating_rounds_so_that_drift_meets_each_alike():
+    order = []
+    calls = {name: (lambda name=name: order.append(name)) for name in ("keras", "tflite")}
+    seconds = interleaved_median_seconds(calls, runs=6, rounds=3)
+    # each round: one untimed warm-up call and 2 timed calls of one form, then the other's
+    assert order == (["keras"] * 3 + ["tflite"] * 3) * 3
+    assert set(seconds) == {"keras", "tflite"} and all(value >= 0 for value in seconds.values())

@@ -84,6 +84,23 @@ def size_on_disk(path: Path) -> int:
     return Path(path).stat().st_size
 
 
+def interleaved_median_seconds(calls: dict, runs: int, rounds: int = 3) -> dict:
+    """Median wall time of each of ``calls`` (name -> call()) over about ``runs`` timed calls, taken
+    in ``rounds`` alternating rounds. A shared machine's speed drifts over seconds: timed one after
+    the other, the drift is credited to whichever form ran in the slow moment; alternating, each
+    meets it alike, so their ratio is what the comparison shows."""
+    import math
+
+    import numpy as np
+
+    per_round = max(1, math.ceil(runs / rounds))
+    times = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            times[name].append(median_call_seconds(call, per_round, warmup=1))  # warm-up: the other runtime's threads settle
+    return {name: float(np.median(values)) for name, values in times.items()}
+
+
 def median_call_seconds(call, runs: int, warmup: int = 2) -> float:
     """Median wall time of ``call()`` over ``runs`` timed calls, after ``warmup`` untimed ones: the one
     timer of the project (evaluate.py's latency and throughput, export_student.py's latency)."""

@@ -137,13 +137,6 @@ def tflite_runner(path: Path) -> Callable[[np.ndarray], np.ndarray]:
     return run
 
 
-def median_latency_ms(run: Callable[[np.ndarray], np.ndarray], clip: np.ndarray, runs: int) -> float | None:
-    """Median wall time of ``run`` on one clip (utils/evaluation/model_cost's timer); None for 0 runs."""
-    from utils.evaluation.model_cost import median_call_seconds
-
-    return 1000 * median_call_seconds(lambda: run(clip[None]), runs) if runs > 0 else None
-
-
 def clip_batches(reader: ClipReader, indices: np.ndarray, size: int = 8) -> Iterator[np.ndarray]:
     """Clips ``indices`` of frames.npy, ``size`` at a time (never all at once)."""
     for start in range(0, len(indices), size):
@@ -151,11 +144,10 @@ def clip_batches(reader: ClipReader, indices: np.ndarray, size: int = 8) -> Iter
 
 
 def compare(form: str, path: Path, run: Callable[[np.ndarray], np.ndarray], reader: ClipReader,
-            indices: np.ndarray, reference: np.ndarray, runs: int) -> FormReport:
-    """Agreement of ``run``'s logits on clips ``indices`` with the Keras ``reference`` logits, and
-    its latency on the first of them."""
+            indices: np.ndarray, reference: np.ndarray) -> FormReport:
+    """Agreement of ``run``'s logits on clips ``indices`` with the Keras ``reference`` logits (latency:
+    timed for all forms together, in report.py)."""
     logits = np.concatenate([run(batch) for batch in clip_batches(reader, indices)])
     return FormReport(form=form, path=str(path), size_bytes=folder_size(path),
                       top1_agreement=float(np.mean(logits.argmax(1) == reference.argmax(1))),
-                      max_abs_logit_difference=float(np.abs(logits - reference).max()),
-                      latency_ms_per_clip=median_latency_ms(run, reader.read(indices[:1])[0], runs))
+                      max_abs_logit_difference=float(np.abs(logits - reference).max()), latency_ms_per_clip=None)

@@ -4,11 +4,12 @@ Writes, in the output folder: saved_model/, model_float32.tflite, model_dynamic_
 model_int8.tflite (full integer), model.json (the model's sidecar: classes, clip shape; what
 predict.py reads beside a .tflite file), and export_report.md/.json (per form: file size, top-1
 agreement with the Keras model and the largest logit difference on the given clips, CPU latency per
-clip at batch 1).
+clip at batch 1, the forms timed in alternating rounds).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 
 from utils import atomic_files
 from utils.data.frames_data import FramesData
-from utils.export.forms import FormReport, compare, median_latency_ms, saved_model_runner, tflite_bytes, tflite_runner
+from utils.export.forms import FormReport, compare, saved_model_runner, tflite_bytes, tflite_runner
 
 TFLITE_FILES = (("TFLite float32", "model_float32.tflite", "float32"),
                 ("TFLite int8 (dynamic range)", "model_dynamic_int8.tflite", "dynamic_int8"),
@@ -31,6 +32,7 @@ def export_all(model_path: Path, data: FramesData, indices: np.ndarray, output_d
     import tensorflow as tf
 
     from models.logits import load_logits_model
+    from utils.evaluation.model_cost import interleaved_median_seconds
     from utils.evaluation.tables import markdown_table
     from utils.evaluation.test_clips import predict_logits
     from utils.sidecar import read_sidecar, write_sidecar
@@ -44,16 +46,16 @@ def export_all(model_path: Path, data: FramesData, indices: np.ndarray, output_d
     reference, _ = predict_logits(model, data, indices, batch_size)
     reader = ClipReader(data)
     keras_call = tf.function(lambda x: model(x, training=False))
-    reports = [FormReport("Keras (.keras)", str(model_path), model_path.stat().st_size, 1.0, 0.0,
-                          median_latency_ms(lambda x: keras_call(x).numpy(), reader.read(indices[:1])[0],
-                                            timing_runs))]
+    runners = {"Keras (.keras)": lambda x: keras_call(x).numpy()}
+    reports = [FormReport("Keras (.keras)", str(model_path), model_path.stat().st_size, 1.0, 0.0, None)]
 
     staging, final = output_dir / "saved_model.partial", output_dir / "saved_model"
     shutil.rmtree(staging, ignore_errors=True)
     model.export(str(staging), format="tf_saved_model", verbose=False)
     shutil.rmtree(final, ignore_errors=True)
     staging.rename(final)
-    reports.append(compare("SavedModel", final, saved_model_runner(final), reader, indices, reference, timing_runs))
+    runners["SavedModel"] = saved_model_runner(final)
+    reports.append(compare("SavedModel", final, runners["SavedModel"], reader, indices, reference))
     for form, name, kind in TFLITE_FILES:
         path = output_dir / name
         print(f"converting to {form}" + (f", calibrated on {len(calibration)} training clips" if kind == "int8"
@@ -61,7 +63,14 @@ def export_all(model_path: Path, data: FramesData, indices: np.ndarray, output_d
         clips = (reader.read(calibration[i:i + 1])[0] for i in range(len(calibration))) if kind == "int8" else None
         with atomic_files.atomic_path(path) as temporary:
             temporary.write_bytes(tflite_bytes(model, kind, clips))
-        reports.append(compare(form, path, tflite_runner(path), reader, indices, reference, timing_runs))
+        runners[form] = tflite_runner(path)
+        reports.append(compare(form, path, runners[form], reader, indices, reference))
+    if timing_runs > 0:
+        clip = reader.read(indices[:1])
+        seconds = interleaved_median_seconds({form: functools.partial(run, clip) for form, run in runners.items()},
+                                             timing_runs)
+        for report in reports:
+            report.latency_ms_per_clip = 1000 * seconds[report.form]
 
     rows = [[r.form, f"{r.size_bytes / 1e6:.2f}", f"{100 * r.top1_agreement:.1f}", f"{r.max_abs_logit_difference:.2g}",
              "—" if r.latency_ms_per_clip is None else f"{r.latency_ms_per_clip:.1f}"] for r in reports]
