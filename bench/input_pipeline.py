@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -87,7 +88,8 @@ def speed(workdir: Path, steps: int, repeats: int) -> dict:
 
 
 def train_peak(folder: Path, output: Path) -> dict:
-    output.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(output.parent, ignore_errors=True)  # an earlier run's model would be skipped, not trained again
+    output.parent.mkdir(parents=True)
     subprocess.run([sys.executable, str(ROOT / "train_student.py"), "--data", str(folder), "--epochs", "1",
                     "--width", "0.125", "--batch_size", "64", "--val_size", "0.02", "--test_size", "0.02",
                     "--output_path", str(output), "--logdir", str(output.parent / "tb")],

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,7 +53,8 @@ def peak_of(script: str, *args, cgroup: Path | None = None) -> float:
 
 
 def chain_peaks(frames: Path, work: Path) -> dict:
-    work.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(work, ignore_errors=True)  # an earlier run's models would be skipped, not trained again
+    work.mkdir(parents=True)
     teacher, student = work / "teacher.keras", work / "student.keras"
     common = ["--data", frames, *FAST]
     return {
@@ -79,7 +81,8 @@ def larger_than_memory(work: Path, limit_mib: int) -> dict:
         if swap_limit.exists():
             swap_limit.write_text(str(limit_mib * 2**20))
         try:
-            (work / "over").mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(work / "over", ignore_errors=True)  # as in chain_peaks
+            (work / "over").mkdir(parents=True)
             peak = peak_of("train_student.py", "--data", frames, *FAST, "--output_path", work / "over" / "s.keras",
                            "--logdir", work / "over" / "tb", cgroup=cgroup)
             result.update(completed=True, peak_rss_mib=peak)
