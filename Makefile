@@ -94,7 +94,7 @@ reproduce-synthetic: $(REPRO)/frames/frames.npy $(REPRO)/pretext/sports1M_weight
 	cp $(REPRO)/run/paper_table.md $(REPRO)/run/paper_table.csv $(REPRO)/run/accuracy_vs_temperature.png results/synthetic/
 
 test: setup
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 bench: setup
 	$(BIN)/python -m bench

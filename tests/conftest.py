@@ -1,1 +1,11 @@
 import utils  # noqa: F401  sets TensorFlow's CPU options (utils/__init__.py) before any test imports it
+
+# The longest files, each one or two tests of minutes, run first: pytest-xdist hands whole files
+# out (--dist loadfile) in collection order (the Makefile turns off its reordering by test count,
+# which put these single-test files last, so that one worker ran them alone at the end).
+LONGEST_FIRST = ("test_reproduce_paper.py", "test_reproduce_seeds.py", "test_distribution.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
