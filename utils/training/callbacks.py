@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import time
 from pathlib import Path
 
 import keras
 
-from utils.atomic_files import interrupts_deferred, write_text
+from utils.atomic_files import commit, interrupts_deferred, write_text
 
 MONITOR = "val_accuracy"
 
@@ -104,7 +103,7 @@ class EpochBackup(keras.callbacks.Callback):
             self.backup.mkdir(parents=True, exist_ok=True)
             partial = self.backup / f"epoch-{epoch + 1}.partial.weights.h5"  # Keras wants the .weights.h5 suffix
             self.model.save_weights(str(partial), overwrite=True)
-            os.replace(partial, self.backup / name)
+            commit(partial, self.backup / name)  # on disk before the record that names it
             write_text(self.backup / BACKUP_METADATA, json.dumps({"epoch": epoch + 1, "batch": 0, "weights": name}))
             for stale in self.backup.glob("*.weights.h5*"):  # earlier epochs, and a kill's partial file
                 if stale.name != name:
@@ -151,6 +150,8 @@ def backup_state(backup: Path) -> tuple[int, Path | None]:
 def _metadata_in(metadata: Path) -> dict | None:
     """A backup's metadata when it holds a finished-epoch count (and, if any, a plain weights file
     name); None otherwise."""
+    from utils.data.splits import is_integer
+
     try:
         record = json.loads(metadata.read_text())
     except (OSError, ValueError):
@@ -158,7 +159,7 @@ def _metadata_in(metadata: Path) -> dict | None:
     if not isinstance(record, dict):
         return None
     epoch, weights = record.get("epoch"), record.get("weights", LEGACY_WEIGHTS)
-    if not (isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 0):
+    if not (is_integer(epoch) and epoch >= 0):
         return None
     if not (isinstance(weights, str) and weights.endswith(".weights.h5") and Path(weights).name == weights):
         return None
