@@ -12,7 +12,8 @@ Writes, in --output_dir:
                                of the model's training split; uint8 clips in, float32 logits out
     model.json                 the model's sidecar (classes, clip shape), for predict.py
     export_report.md/.json     per form: file size, top-1 agreement with the Keras model and the largest
-                               logit difference on the model's test clips, CPU latency per clip (batch 1)
+                               logit difference on the model's test clips (absolute, and as a share of
+                               the clip's logit range), CPU latency per clip (batch 1)
 
 The clips are the model's own test clips, from its sidecar, as evaluate.py scores it. Inputs are
 uint8 N x T x H x W x 3 RGB clips and outputs are logits, as in the Keras model (softmax them for

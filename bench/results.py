@@ -99,19 +99,25 @@ def compute_rows(r: dict) -> list[dict]:
 
 
 def precision_rows(r: dict) -> list[dict]:
-    s = r["speed"]
-    bfloat16 = "bfloat16" in s["chosen"]["auto"]
-    rows = [row("train_student.py step, default --mixed_precision auto (width 1.0, 16×112×112, batch 8)",
-                f"{1000 * s['seconds_per_step']['auto']:.0f} ms ({s['chosen']['auto'].split('(')[0].strip()})",
-                f"--mixed_precision off {1000 * s['seconds_per_step']['off']:.0f} ms",
-                f"{s['ratio_off_over_auto']:.2f}× faster", "≥ 1.3× with bfloat16 units" if bfloat16 else "—",
-                s["ratio_off_over_auto"] >= 1.3 if bfloat16 else None)]
+    rows = []
+    s = r.get("speed")  # absent from a --skip_speed run
+    if s:
+        bfloat16 = "bfloat16" in s["chosen"]["auto"]
+        rows.append(row("train_student.py step, default --mixed_precision auto (width 1.0, 16×112×112, batch 8)",
+                        f"{1000 * s['seconds_per_step']['auto']:.0f} ms ({s['chosen']['auto'].split('(')[0].strip()})",
+                        f"--mixed_precision off {1000 * s['seconds_per_step']['off']:.0f} ms",
+                        f"{s['ratio_off_over_auto']:.2f}× faster", "≥ 1.3× with bfloat16 units" if bfloat16 else "—",
+                        s["ratio_off_over_auto"] >= 1.3 if bfloat16 else None))
     parity = r.get("parity")
     if parity:
         text = {k: f"{100 * v['mean']:.1f}" + (f" ± {100 * v['std']:.1f}" if v["std"] is not None else "") + " %"
                 for k, v in parity["summary"].items()}
-        rows.append(row(f"demo student test accuracy, {len(parity['seeds'])} seeds, auto", text["auto"],
-                        f"off {text['off']}", "—"))
+        difference = parity.get("auto_minus_off")  # absent from results written before the paired difference
+        ratio = "—" if difference is None else f"{100 * difference['mean']:+.1f} points" + (
+            "" if difference["ci95"][0] is None else
+            f" [{100 * difference['ci95'][0]:+.1f}, {100 * difference['ci95'][1]:+.1f}]")
+        rows.append(row(f"demo student test accuracy, {len(parity['seeds'])} seeds, "
+                        f"{parity.get('epochs', 20)} epochs, auto", text["auto"], f"off {text['off']}", ratio))
     return rows
 
 

@@ -51,3 +51,18 @@ def test_deployment_rows_judge_the_tflite_targets():
     assert rows["student TFLite full-integer int8 file vs .keras"]["ratio"] == "3.9× smaller"
     del deployment["tflite"]  # a results.json from before the TFLite rows still gives its three rows
     assert len(results.deployment_rows(deployment)) == 3
+
+
+def test_precision_rows_give_the_paired_difference_and_allow_a_parity_only_run():
+    parity = {"seeds": [0, 1, 2], "epochs": 50,
+              "summary": {"auto": {"mean": 0.92, "std": 0.006}, "off": {"mean": 0.91, "std": 0.03}},
+              "auto_minus_off": {"mean": 0.009, "ci95": [-0.021, 0.04]}}
+    only, = results.precision_rows({"cpu": "x", "parity": parity})  # --skip_speed: no speed row
+    assert only["benchmark"] == "demo student test accuracy, 3 seeds, 50 epochs, auto"
+    assert only["this project"] == "92.0 ± 0.6 %" and only["reference"] == "off 91.0 ± 3.0 %"
+    assert only["ratio"] == "+0.9 points [-2.1, +4.0]"
+    speed = {"seconds_per_step": {"auto": 0.36, "off": 0.53}, "ratio_off_over_auto": 1.47,
+             "chosen": {"auto": "precision: bfloat16 (CPU has avx512_bf16)"}}
+    del parity["auto_minus_off"], parity["epochs"]  # a results.json from before the paired difference
+    first, second = results.precision_rows({"speed": speed, "parity": parity})
+    assert first["met"] == "yes" and second["ratio"] == "—" and "20 epochs" in second["benchmark"]

@@ -73,6 +73,9 @@ def test_every_form_is_written_and_agrees_with_the_keras_model(exported):
     assert forms["SavedModel"]["top1_agreement"] == 1.0 and forms["SavedModel"]["max_abs_logit_difference"] < 1e-4
     assert forms["TFLite float32"]["top1_agreement"] == 1.0
     assert forms["TFLite float32"]["max_abs_logit_difference"] < 1e-3
+    assert forms["TFLite float32"]["max_relative_logit_difference"] < 1e-4
+    for form in forms.values():  # the relative figure is the absolute one over a positive logit range
+        assert (form["max_relative_logit_difference"] > 0) == (form["max_abs_logit_difference"] > 0)
     assert forms["TFLite int8 (dynamic range)"]["top1_agreement"] >= INT8_MIN_AGREEMENT
     assert forms["TFLite int8 (dynamic range)"]["size_bytes"] < 0.5 * forms["TFLite float32"]["size_bytes"]
     assert forms["TFLite int8 (full integer)"]["top1_agreement"] >= INT8_MIN_AGREEMENT

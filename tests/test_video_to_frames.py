@@ -174,7 +174,7 @@ def test_output_that_cannot_fit_on_the_disk_is_refused_before_any_work(collectio
     # 10 videos x 8 frames of 400000 x 400000 RGB pixels: about 38 TB, more than a test machine has free
     result = run_script("video_to_frames.py", "--input_path", collection, "--output_path", out,
                         "--sequence_length", T, "--frame_height", 400_000, "--frame_width", 400_000, "--no_progress")
-    assert_one_line_error(result, str(out), "frames.npy needs up to", "GiB is free")
+    assert_one_line_error(result, f"{out}/frames.npy: {out} has", "free, and this run needs about", "GiB")
     assert sorted(p.name for p in out.iterdir() if p.name != ".lock") == ["frames.npy"]
     assert (out / "frames.npy").read_bytes() == before
 

@@ -174,8 +174,13 @@ def check_free_space(folder: Path, needed_bytes: int, what: str) -> None:
 
     free = shutil.disk_usage(folder).free
     if free < needed_bytes:
-        raise InputError(f"{what}: {folder} has {free / 2**20:.0f} MiB free, and this run needs about "
-                         f"{needed_bytes / 2**20:.0f} MiB; free some space or choose another folder")
+        raise InputError(f"{what}: {folder} has {size_text(free)} free, and this run needs about "
+                         f"{size_text(needed_bytes)}; free some space or choose another folder")
+
+
+def size_text(size_bytes: float) -> str:
+    """A size as a person reads it: MiB up to 10 GiB, GiB above."""
+    return f"{size_bytes / 2**30:.1f} GiB" if size_bytes >= 10 * 2**30 else f"{size_bytes / 2**20:.0f} MiB"
 
 
 def disk_full_error(error: BaseException) -> OSError | None:

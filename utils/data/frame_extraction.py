@@ -178,15 +178,6 @@ def _decode_and_write(slot: int, path: str, settings: ClipSettings) -> VideoResu
 # --- main side ---------------------------------------------------------------------------------
 
 
-def _check_free_space(output_path: Path, needed_bytes: int) -> None:
-    free = shutil.disk_usage(output_path).free
-    if needed_bytes > free:
-        raise InputError(
-            f"{output_path}: frames.npy needs up to {needed_bytes / 2**30:.2f} GiB "
-            f"but only {free / 2**30:.2f} GiB is free"
-        )
-
-
 def _start_pool(workers: int, frames_path: Path, started) -> ProcessPoolExecutor:
     """A pool whose workers leave Ctrl-C to this process, which then stops the pool.
 
@@ -347,7 +338,7 @@ def extract_frames(
     with atomic_files.output_lock(output_path, "--output_path"):
         remove_stale_staging(output_path)
         clip_bytes = int(np.prod(settings.clip_shape))
-        _check_free_space(output_path, len(videos) * clip_bytes)
+        atomic_files.check_free_space(output_path, len(videos) * clip_bytes, f"{output_path / FRAMES_FILE}")
         workers = max(1, min(workers or available_cores(), len(videos)))
         staging = output_path / f"{STAGING_PREFIX}{os.getpid()}"
         swapping = False

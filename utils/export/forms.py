@@ -34,6 +34,9 @@ class FormReport:
     size_bytes: int
     top1_agreement: float  # fraction of clips whose top-1 class equals the Keras model's
     max_abs_logit_difference: float
+    # the same, as a fraction of that clip's Keras logit range (max - min), worst clip: logits scale
+    # with training (a distilled student's reach hundreds), so the absolute figure alone says little
+    max_relative_logit_difference: float
     latency_ms_per_clip: float | None  # median, batch 1, CPU
 
     def to_json(self) -> dict:
@@ -148,6 +151,9 @@ def compare(form: str, path: Path, run: Callable[[np.ndarray], np.ndarray], read
     """Agreement of ``run``'s logits on clips ``indices`` with the Keras ``reference`` logits (latency:
     timed for all forms together, in report.py)."""
     logits = np.concatenate([run(batch) for batch in clip_batches(reader, indices)])
+    difference = np.abs(logits - reference).max(axis=1)
+    logit_range = np.maximum(reference.max(axis=1) - reference.min(axis=1), np.finfo(np.float32).tiny)
     return FormReport(form=form, path=str(path), size_bytes=folder_size(path),
                       top1_agreement=float(np.mean(logits.argmax(1) == reference.argmax(1))),
-                      max_abs_logit_difference=float(np.abs(logits - reference).max()), latency_ms_per_clip=None)
+                      max_abs_logit_difference=float(difference.max()),
+                      max_relative_logit_difference=float((difference / logit_range).max()), latency_ms_per_clip=None)

@@ -47,7 +47,7 @@ def export_all(model_path: Path, data: FramesData, indices: np.ndarray, output_d
     reader = ClipReader(data)
     keras_call = tf.function(lambda x: model(x, training=False))
     runners = {"Keras (.keras)": lambda x: keras_call(x).numpy()}
-    reports = [FormReport("Keras (.keras)", str(model_path), model_path.stat().st_size, 1.0, 0.0, None)]
+    reports = [FormReport("Keras (.keras)", str(model_path), model_path.stat().st_size, 1.0, 0.0, 0.0, None)]
 
     staging, final = output_dir / "saved_model.partial", output_dir / "saved_model"
     shutil.rmtree(staging, ignore_errors=True)
@@ -73,9 +73,10 @@ def export_all(model_path: Path, data: FramesData, indices: np.ndarray, output_d
             report.latency_ms_per_clip = 1000 * seconds[report.form]
 
     rows = [[r.form, f"{r.size_bytes / 1e6:.2f}", f"{100 * r.top1_agreement:.1f}", f"{r.max_abs_logit_difference:.2g}",
+             f"{100 * r.max_relative_logit_difference:.2g}",
              "—" if r.latency_ms_per_clip is None else f"{r.latency_ms_per_clip:.1f}"] for r in reports]
     table = markdown_table(["form", "size (MB)", "top-1 agreement with Keras (%)", "max abs logit difference",
-                            "CPU latency (ms/clip, batch 1)"], rows)
+                            "max difference / clip's logit range (%)", "CPU latency (ms/clip, batch 1)"], rows)
     atomic_files.write_text(output_dir / "export_report.md", f"{model_path}: {len(indices)} test clips\n\n{table}\n")
     atomic_files.write_text(output_dir / "export_report.json", json.dumps(
         {"model": str(model_path), "test_clips": len(indices), "calibration_clips": len(calibration),
