@@ -63,7 +63,7 @@ def speed(workdir: Path, clips: int, repeats: int) -> dict:
 
 
 def parity(workdir: Path, seeds: list[int], epochs: int = 20) -> dict:
-    from utils.evaluation.seed_statistics import paired_differences
+    from utils.evaluation.seed_statistics import paired_differences, summarise
 
     frames = workdir / "synthetic_frames"
     if not (frames / "frames.npy").is_file():
@@ -79,8 +79,8 @@ def parity(workdir: Path, seeds: list[int], epochs: int = 20) -> dict:
         for setting in SETTINGS:
             run = train(frames, workdir / "parity" / f"{setting}_{seed}.keras", setting, recipe + ["--seed", str(seed)])
             accuracy[setting][seed] = run["sidecar"]["metrics"]["test_accuracy"]
-    summary = {setting: {"mean": float(np.mean(list(v.values()))), "std": float(np.std(list(v.values()), ddof=1))
-                         if len(v) > 1 else None} for setting, v in accuracy.items()}
+    summaries = {setting: summarise(list(values.values())) for setting, values in accuracy.items()}
+    summary = {setting: {"mean": v.mean, "std": v.std} for setting, v in summaries.items()}
     # the seeds share splits and initial weights across the two settings, so the paired difference is
     # what tells a precision effect from the spread between seeds
     difference = paired_differences(accuracy["auto"], accuracy["off"])
@@ -112,8 +112,9 @@ def main(argv: list[str] | None = None) -> dict:
         result["parity"] = parity(args.workdir, args.seeds, args.parity_epochs)
         for setting, values in result["parity"]["summary"].items():
             spread = f" ± {100 * values['std']:.1f}" if values["std"] is not None else ""
-            print(f"demo student, {args.parity_epochs} epochs, --mixed_precision {setting}: test accuracy {100 * values['mean']:.1f}{spread} % "
-                  f"over seeds {args.seeds}: {result['parity']['test_accuracy'][setting]}")
+            print(f"demo student, {args.parity_epochs} epochs, --mixed_precision {setting}: test accuracy "
+                  f"{100 * values['mean']:.1f}{spread} % over seeds {args.seeds}: "
+                  f"{result['parity']['test_accuracy'][setting]}")
         difference = result["parity"]["auto_minus_off"]
         interval = "" if difference["ci95"][0] is None else \
             f", 95% interval [{100 * difference['ci95'][0]:+.1f}, {100 * difference['ci95'][1]:+.1f}]"

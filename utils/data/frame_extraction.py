@@ -338,7 +338,7 @@ def extract_frames(
     with atomic_files.output_lock(output_path, "--output_path"):
         remove_stale_staging(output_path)
         clip_bytes = int(np.prod(settings.clip_shape))
-        atomic_files.check_free_space(output_path, len(videos) * clip_bytes, f"{output_path / FRAMES_FILE}")
+        atomic_files.check_free_space(output_path, len(videos) * clip_bytes, str(output_path / FRAMES_FILE))
         workers = max(1, min(workers or available_cores(), len(videos)))
         staging = output_path / f"{STAGING_PREFIX}{os.getpid()}"
         swapping = False
