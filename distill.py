@@ -26,6 +26,7 @@ from utils.cli import (
     SPLIT_SETTING_OF_FLAG,
     ArgumentParser,
     add_data_arguments,
+    add_original_code_argument,
     add_other_frames_argument,
     add_split_arguments,
     add_training_arguments,
@@ -59,6 +60,7 @@ def build_parser() -> ArgumentParser:
     group.add_argument("--teacher_logits", choices=("cache", "online", "auto"), default="cache",
                        help="cache: run the teacher once and reuse its logits (nothing here augments clips, so they "
                             "never change); online: run it on every batch ('auto', an older spelling, means cache)")
+    add_original_code_argument(parser)
     add_split_arguments(parser, inherited="default: the teacher's, and a different one is refused (the teacher saw "
                         "those clips)")
     return parser
@@ -112,8 +114,13 @@ def main() -> None:
         raise InputError(f"--source {args.source}: teacher model not found")
     teacher_record = read_sidecar(args.source)
     settings = TrainSettings.from_args(args, split=teacher_split(args, teacher_record))
-    data, split = data_and_split(settings)  # fails fast, before TensorFlow loads
+    settings, data, split = data_and_split(settings)  # fails fast, before TensorFlow loads
     check_teacher_matches(args.source, teacher_record, data, split, args.allow_other_frames)
+    if bool(teacher_record.get("original_code")) != settings.original_code:
+        raise InputError(f"--source {args.source}: " + (
+            "was trained without --original_code; that ablation distils from a teacher trained with it" if
+            settings.original_code else "was trained with --original_code (it ends in softmax); distil from it "
+                                        "with --original_code, or from a teacher trained without it"))
     temperatures = list(dict.fromkeys(args.temperature))
     sweep = len(temperatures) > 1 or args.sweep_names  # NAME_T{t} names
     todo = [(t, run_paths(args, t, sweep)) for t in temperatures]
@@ -130,14 +137,19 @@ def main() -> None:
     from models.c3d import student_c3d
     from models.distiller import Distiller
     from models.initialisation import initialise
-    from models.logits import load_logits_model
+    from models.logits import load_recognizer
     from utils.training.distribution import is_chief
     from utils.training.run import seed_everything, train_and_save
     from utils.training.teacher_cache import file_sha256, teacher_logits_table
 
+    if settings.original_code:
+        from models.original_code import quiet_from_logits_warning, with_softmax
+
+        quiet_from_logits_warning()
+
     chief = is_chief(strategy)  # the one worker that writes files and reports on them
     with strategy.scope():
-        teacher = load_logits_model(args.source, "--source", teacher_record)
+        teacher = load_recognizer(args.source, "--source", teacher_record)
     teacher_sha256 = file_sha256(args.source)  # keys the logit cache and the skipping of finished runs
     table = None
     if args.teacher_logits != "online":
@@ -152,13 +164,15 @@ def main() -> None:
         with strategy.scope():
             student = student_c3d(data.num_classes, data.clip_shape, width=settings.width)
             initialise(student, settings.init)
-            distiller = Distiller(student, teacher)
-            distiller.compile(keras.optimizers.Adam(learning_rate=settings.lr),
+            if settings.original_code:
+                student = with_softmax(student)
+            distiller = Distiller(student, teacher, original_code=settings.original_code)
+            distiller.compile(settings.optimizer(len(split.train), strategy.num_replicas_in_sync),
                               [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
                               alpha=args.alpha, temperature=temperature,
                               jit_compile=jit_compile_value(settings.jit_compile))
         record = {"role": "distilled_student", "architecture": "c3d_student", "task": "distillation",
-                  "width": settings.width,
+                  "width": settings.width, **settings.network_record(),
                   "distillation": {"teacher": str(args.source.resolve()), "teacher_architecture":
                                    teacher_record.get("architecture"), "temperature": temperature,
                                    "alpha": args.alpha, "teacher_logits": "online" if table is None else "cache",

@@ -31,7 +31,9 @@ from utils.cli import (
     add_split_arguments,
     add_training_arguments,
     run,
+    seed_int,
 )
+from utils.data.frames_data import open_frames
 from utils.errors import InputError
 from utils.training.settings import TrainSettings, data_and_split, output_path
 
@@ -47,6 +49,13 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--weights_output", type=Path, default=None,
                         help="the weights in the Sports-1M port's layout (default: OUTPUT_sports1M_weights_tf.h5 "
                              "beside the model)")
+    probe = parser.add_argument_group("transfer check", "a linear probe on the frozen fc7 features: a logistic "
+                                      "regression trained on the target's training clips, scored on its test clips "
+                                      "(utils/evaluation/linear_probe.py); printed and recorded in the weights file")
+    probe.add_argument("--probe_data", type=Path, default=None, metavar="FRAMES",
+                       help="the target's frames folder (same clip size as --data)")
+    probe.add_argument("--probe_seeds", type=seed_int, nargs="+", default=[0], metavar="SEED",
+                       help="the target's random 80/20 splits to probe, one per seed (the reproduction's seeds)")
     add_split_arguments(parser)
     return parser
 
@@ -62,9 +71,14 @@ def main() -> None:
     if target.suffix != ".h5":
         raise InputError(f"--weights_output {target}: use an .h5 file name (the port's format)")
     settings = TrainSettings.from_args(args)
-    data, split = data_and_split(settings)  # fails fast, before TensorFlow loads
+    settings, data, split = data_and_split(settings)  # fails fast, before TensorFlow loads
+    probe_data = open_frames(args.probe_data) if args.probe_data else None
+    if probe_data is not None and probe_data.clip_shape != data.clip_shape:
+        raise InputError(f"--probe_data {args.probe_data}: clips {list(probe_data.clip_shape)}, but the network is "
+                         f"trained on {list(data.clip_shape)} (fc6's input size follows the clip size)")
     paths = settings.paths
-    if paths.is_complete() and target.is_file() and not settings.overwrite:
+    done = paths.is_complete() and target.is_file() and not settings.overwrite
+    if done and (probe_data is None or _probe_recorded(target, probe_data, args.probe_seeds)):
         print(f"{paths.output} and {target} exist, skipping (--overwrite trains them again)")
         return
 
@@ -89,9 +103,41 @@ def main() -> None:
     record = read_sidecar(paths.output)
     pretext = {"model": str(paths.output.resolve()), "classes": record["classes"], "input_shape": record["input_shape"],
                "width": record["width"], "frames": record["data"]["frames"], "metrics": record["metrics"]}
-    write_sports1m_weights(keras.models.load_model(paths.output), target, pretext)
+    print(f"pretext network: validation accuracy {record['metrics'].get('val_accuracy', float('nan')):.4f}, test "
+          f"accuracy {record['metrics']['test_accuracy']:.4f} on its own {len(record['classes'])} classes")
+    model = keras.models.load_model(paths.output)
+    write_sports1m_weights(model, target, pretext)
+    if probe_data is not None:
+        pretext["probe"] = _probe(target, probe_data, args.probe_seeds)
+        write_sports1m_weights(model, target, pretext)
     print(f"weights in the Sports-1M port's layout: {target} (use with train_teacher.py --task "
           f"fintuning_C3D_Sports1M --weights {target})")
+
+
+def _probe_recorded(weights: Path, data, seeds: list[int]) -> bool:
+    from models.sports1m import weights_pretext
+
+    probe = (weights_pretext(weights) or {}).get("probe") or {}
+    return probe.get("frames") == str(data.frames_path.resolve()) and probe.get("seeds") == [int(s) for s in seeds]
+
+
+def _probe(weights: Path, data, seeds: list[int]) -> dict:
+    """The linear probe on the target's split of each seed, printed; the record kept in the weights file."""
+    import numpy as np
+
+    from utils.data.splits import SplitSettings, make_split
+    from utils.evaluation.linear_probe import linear_probe
+
+    scores = []
+    for seed in seeds:
+        split = make_split(data.labels, data.paths, SplitSettings(seed=seed), data.classes)
+        result = linear_probe(weights, data, split)
+        scores.append(result["test_accuracy"])
+        print(f"linear probe on frozen fc7, {data.frames_path} split seed {seed}: test accuracy "
+              f"{result['test_accuracy']:.4f} ({result['test_clips']} clips; train {result['train_accuracy']:.4f})")
+    print(f"linear probe: {100 * np.mean(scores):.1f}% mean test accuracy over {len(seeds)} split(s)")
+    return {"frames": str(data.frames_path.resolve()), "seeds": [int(s) for s in seeds],
+            "test_accuracy": [float(s) for s in scores], "mean_test_accuracy": float(np.mean(scores))}
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from pathlib import Path
 from utils.cli import (
     INITS,
     INTERRUPTED_TRAINING,
+    LR_SCHEDULES,
     ArgumentParser,
     add_data_arguments,
     add_split_arguments,
@@ -71,6 +72,8 @@ def build_parser() -> ArgumentParser:
     group.add_argument("--distill_epochs", type=positive_int, default=100, help="epochs of each distilled student")
     group.add_argument("--batch_size", type=positive_int, default=8, help="clips per step")
     group.add_argument("--lr", type=positive_float, default=1e-4, help="Adam learning rate")
+    group.add_argument("--lr_schedule", choices=LR_SCHEDULES, default="constant",
+                       help="learning rate over each run (see train_teacher.py --help); constant is the paper's")
     group.add_argument("--mixed_precision", choices=("auto", "off", "float16", "bfloat16"), default="auto",
                        help="training precision of every model (see train_teacher.py --help); off is the paper's "
                             "float32")
@@ -82,6 +85,9 @@ def build_parser() -> ArgumentParser:
     group.add_argument("--alpha", type=unit_interval, default=0.1, help="weight of the hard-label loss")
     group.add_argument("--temperatures", type=positive_float, nargs="+", default=list(TEMPERATURES),
                        help="distillation temperatures")
+    group.add_argument("--original_code", action="store_true",
+                       help="an ablation: every model computes what the authors' code computed (networks ending in "
+                            "softmax, the temperature dividing probabilities; see train_teacher.py --help)")
     group.add_argument("--timing_runs", type=non_negative_int, default=10,
                        help="evaluate.py's timed calls per model for CPU latency/throughput (0: skip)")
     add_split_arguments(parser)

@@ -14,6 +14,7 @@ from utils.cli import (
     INTERRUPTED_TRAINING,
     ArgumentParser,
     add_data_arguments,
+    add_original_code_argument,
     add_split_arguments,
     add_training_arguments,
     run,
@@ -25,13 +26,14 @@ def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="train_student.py", description=__doc__)
     add_data_arguments(parser)
     add_training_arguments(parser, epochs=50, output="outputs/student.keras")
+    add_original_code_argument(parser)
     add_split_arguments(parser)
     return parser
 
 
 def main() -> None:
     settings = TrainSettings.from_args(build_parser().parse_args())
-    data, split = data_and_split(settings)  # fails fast, before TensorFlow loads
+    settings, data, split = data_and_split(settings)  # fails fast, before TensorFlow loads
 
     from utils.tensorflow_runtime import training_runtime
 
@@ -44,7 +46,13 @@ def main() -> None:
     with strategy.scope():
         model = student_c3d(data.num_classes, data.clip_shape, width=settings.width)
         initialise(model, settings.init)
-    record = {"role": "student", "architecture": "c3d_student", "task": "student_without_kd", "width": settings.width}
+        if settings.original_code:
+            from models.original_code import quiet_from_logits_warning, with_softmax
+
+            quiet_from_logits_warning()
+            model = with_softmax(model)
+    record = {"role": "student", "architecture": "c3d_student", "task": "student_without_kd", "width": settings.width,
+              **settings.network_record()}
     train_and_save(model, data, split, settings, record, strategy=strategy)
 
 

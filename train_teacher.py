@@ -23,6 +23,7 @@ from utils.cli import (
     INTERRUPTED_TRAINING,
     ArgumentParser,
     add_data_arguments,
+    add_original_code_argument,
     add_split_arguments,
     add_training_arguments,
     run,
@@ -43,6 +44,7 @@ def build_parser() -> ArgumentParser:
                         help="Sports-1M C3D weights (sports1M_weights_tf.h5 of the public Keras port, or a stand-in "
                              "written by pretrain_teacher.py); the TUTL teacher's width is the file's")
     add_training_arguments(parser, epochs=50, output="outputs/teacher.keras")
+    add_original_code_argument(parser)
     parser.set_defaults(width=None)  # TFS: 1.0; TUTL: the weights file's
     add_split_arguments(parser)
     return parser
@@ -54,7 +56,7 @@ def main() -> None:
     if transfer and args.weights is None:
         raise InputError("--task fintuning_C3D_Sports1M needs --weights PATH/sports1M_weights_tf.h5")
     settings = TrainSettings.from_args(args, width=args.width or 1.0)  # TUTL: the weights file's, below
-    data, split = data_and_split(settings)  # fails fast, before TensorFlow loads
+    settings, data, split = data_and_split(settings)  # fails fast, before TensorFlow loads
 
     from utils.tensorflow_runtime import training_runtime
 
@@ -78,7 +80,13 @@ def main() -> None:
             model = sports1m_c3d(data.num_classes, args.weights, data.clip_shape)
             record = {"role": "teacher", "architecture": "c3d_sports1m", "task": args.task, "width": width,
                       "weights": str(args.weights.resolve()), "weights_pretext": weights_pretext(args.weights)}
-    train_and_save(model, data, split, settings, record, strategy=strategy,
+    if settings.original_code:
+        from models.original_code import quiet_from_logits_warning, with_softmax
+
+        quiet_from_logits_warning()
+        with strategy.scope():
+            model = with_softmax(model)
+    train_and_save(model, data, split, settings, {**record, **settings.network_record()}, strategy=strategy,
                    inputs={"--weights": args.weights} if transfer else None)
 
 

@@ -27,6 +27,8 @@ class Distiller(keras.Model):
     Args:
         student: the model to train; outputs logits.
         teacher: a trained model with the same input and classes; outputs logits; frozen here.
+        original_code: both networks end in softmax instead, and the loss is the authors' arithmetic
+            on their outputs (models/original_code.py); an ablation.
 
     Example (the paper's loss and settings; compile also takes the keras-io example's
     ``metrics, student_loss_fn, distillation_loss_fn`` in that order):
@@ -36,10 +38,18 @@ class Distiller(keras.Model):
         distiller.student.save("student.keras")
     """
 
-    def __init__(self, student: keras.Model, teacher: keras.Model, **kwargs):
+    def __init__(self, student: keras.Model, teacher: keras.Model, original_code: bool = False, **kwargs):
         super().__init__(**kwargs)
-        assert_outputs_logits(teacher, "teacher")
-        assert_outputs_logits(student, "student")
+        if original_code:
+            from models.original_code import logits_part
+
+            for network, what in ((teacher, "teacher"), (student, "student")):
+                if logits_part(network) is network:
+                    raise InputError(f"{what} ({network.name}): --original_code needs a network that ends in softmax")
+        else:
+            assert_outputs_logits(teacher, "teacher")
+            assert_outputs_logits(student, "student")
+        self.original_code = original_code
         if teacher.output_shape[-1] != student.output_shape[-1]:
             raise InputError(f"teacher has {teacher.output_shape[-1]} classes, student {student.output_shape[-1]}")
         self.student = student

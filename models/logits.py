@@ -55,10 +55,11 @@ def assert_outputs_logits(model: keras.Model, what: str = "model") -> None:
                          f"{_activation_name(activation)}; the models here must output logits")
 
 
-def load_logits_model(path: str | os.PathLike, what: str, record: dict | None = None) -> keras.Model:
-    """A saved model checked to output logits, and, given its sidecar ``record``, to match it (one clip
-    input of the recorded shape, one output per recorded class); InputError (one line) otherwise, or
-    for a file Keras cannot load.
+def load_recognizer(path: str | os.PathLike, what: str, record: dict | None = None) -> keras.Model:
+    """A saved model as it is, checked to output what its sidecar ``record`` says (logits, or, for an
+    ``--original_code`` model, softmax probabilities: models/original_code.py), to take one clip input
+    of the recorded shape and to give one output per recorded class; InputError (one line) otherwise,
+    or for a file Keras cannot load.
 
     Importing this module has registered Sports1MPreprocess, so TUTL teachers load too.
     """
@@ -69,8 +70,23 @@ def load_logits_model(path: str | os.PathLike, what: str, record: dict | None = 
         raise InputError(f"{what} {path}: cannot be loaded as a Keras model ({reason[:300]})") from None
     if record is not None:
         check_matches_record(model, record, f"{what} {path}")
+    if record is not None and record.get("original_code"):
+        from models.original_code import logits_part
+
+        if logits_part(model) is model:
+            raise InputError(f"{what} {path}: its sidecar says --original_code, but the model does not end in "
+                             "that ablation's softmax layer")
+        return model
     assert_outputs_logits(model, f"{what} {path}")
     return model
+
+
+def load_logits_model(path: str | os.PathLike, what: str, record: dict | None = None) -> keras.Model:
+    """load_recognizer, giving logits whatever the model ends in: an ``--original_code`` model without its
+    final softmax (softmax of these logits is the model's own output, so every score is the model's)."""
+    from models.original_code import logits_part
+
+    return logits_part(load_recognizer(path, what, record))
 
 
 def check_matches_record(model: keras.Model, record: dict, label: str) -> None:

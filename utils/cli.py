@@ -14,7 +14,8 @@ from pathlib import Path
 from utils.errors import InputError
 
 EXIT_BAD_INPUT = 2
-INITS = ("glorot", "motion")  # models/initialisation.py's schemes, named here so --help needs no TensorFlow
+INITS = ("glorot", "motion")
+LR_SCHEDULES = ("constant", "cosine")  # models/initialisation.py's schemes, named here so --help needs no TensorFlow
 EXIT_INTERRUPTED = 130
 
 
@@ -172,7 +173,13 @@ def add_training_arguments(parser: argparse.ArgumentParser, epochs: int, output:
     group = parser.add_argument_group("training")
     group.add_argument("--batch_size", type=positive_int, default=8, help="clips per step")
     group.add_argument("--epochs", type=positive_int, default=epochs, help="training epochs")
+    group.add_argument("--steps", type=positive_int, default=None,
+                       help="train for at least this many optimizer steps instead: --epochs becomes the fewest whole "
+                            "epochs that take them, so that a budget does not depend on the data set's size (the demo)")
     group.add_argument("--lr", type=positive_float, default=1e-4, help="Adam learning rate")
+    group.add_argument("--lr_schedule", choices=LR_SCHEDULES, default="constant",
+                       help="constant: --lr throughout (the paper); cosine: from --lr down to 0 along a half cosine "
+                            "over the run's steps, so that the last epochs settle")
     group.add_argument("--width", type=positive_float, default=1.0,
                        help="channel multiplier of every layer (1.0 = the paper's model)")
     group.add_argument("--init", choices=INITS, default="glorot",
@@ -208,6 +215,13 @@ def add_training_arguments(parser: argparse.ArgumentParser, epochs: int, output:
                               "old files wait in OUTPUT_STEM.previous/ until the new model is complete. Also starts "
                               "over instead of refusing to resume a backup made with other settings")
     return group
+
+
+def add_original_code_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--original_code", action="store_true",
+                        help="an ablation: compute what the authors' code computed (networks ending in softmax, their "
+                             "losses on those outputs, the temperature dividing probabilities; models/original_code.py). "
+                             "Recorded in the sidecar; not for models meant to be used")
 
 
 def jit_compile_value(choice: str):

@@ -97,6 +97,7 @@ def check_record(record: dict, path: Path) -> None:
         "distillation": (lambda v: isinstance(v, dict), "an object"),
         "split": (lambda v: isinstance(v, dict), "an object"),
         "tensorboard": (lambda v: isinstance(v, str), "a folder path"),
+        "original_code": (lambda v: isinstance(v, bool), "true or false"),
     }
     for name, (valid, expected) in checks.items():
         if name in record and not valid(record[name]):

@@ -6,8 +6,8 @@ A clip is driven by a few **controls**, one value per frame:
     squat   0 (standing) .. 1 (deep squat)
     gait    leg swing in degrees (mirror-symmetric scissor step)
     travel  horizontal offset of the figure, in figure heights
-    and, for the pretext classes only: wave (one forearm), circle (one arm round), kick (one leg),
-    lift (jump height)
+    and, for the pretext classes only: wave (one forearm, the upper arm raised sideways), circle
+    (one arm round), kick (one leg raised), lift (the whole figure's height above the floor)
 
 An action moves one or two controls in its own way (the class); every control it does not move is
 **held still at a value drawn from the same distribution as the moving one passes through**: the
@@ -19,7 +19,11 @@ played backwards).
 
 The pretext classes (a disjoint set, the stand-in for Sports-1M in the TUTL teacher's
 pre-training) are other movements of the same body: they share the figures, scenes and renderer
-but none of the target classes.
+but none of the target classes. Like Sports-1M's video, they carry the two cues the target needs:
+the direction of travel (HopLeft/HopRight: sideways hops, legs together) and the direction in time
+(a one-way move of another part and its reverse: one leg raised or lowered, the whole body rising
+or sinking, an arm circling forwards or backwards, a forearm bending or straightening); five
+periodic ones (WaveHand, JumpingJack, Jump, Kick, WalkInPlace) add movements with no direction.
 """
 
 from __future__ import annotations
@@ -33,8 +37,11 @@ from utils.data.stick_figure import Pose
 
 # The demo's and the reproduction's classes, in label order: three pairs that only time separates.
 TARGET_ACTIONS = ("WalkLeft", "WalkRight", "SquatDown", "StandUp", "RaiseArms", "LowerArms")
-# Disjoint classes for pretext pre-training (the Sports-1M stand-in of the TUTL teacher).
-PRETEXT_ACTIONS = ("WaveHand", "JumpingJack", "Jump", "ArmCircle", "Kick", "WalkInPlace")
+# Disjoint classes for pretext pre-training (the Sports-1M stand-in of the TUTL teacher): five pairs that only
+# the direction of travel or of time separates, on other movements than the target's, and five periodic ones.
+PRETEXT_ACTIONS = ("HopLeft", "HopRight", "LegUp", "LegDown", "RiseUp", "SinkDown", "CircleForward",
+                   "CircleBackward", "ElbowBend", "ElbowStraighten", "WaveHand", "JumpingJack", "Jump", "Kick",
+                   "WalkInPlace")
 ACTIONS = TARGET_ACTIONS + PRETEXT_ACTIONS
 
 MAX_TRAVEL = 0.45  # the furthest a walker gets from its clip's centre, in figure heights
@@ -136,6 +143,22 @@ def action_controls(action: str, frames: int, rng: np.random.Generator) -> Contr
     elif action in ("RaiseArms", "LowerArms"):
         raised = transition(frames, rng)
         controls["arms"] = raised if action == "RaiseArms" else raised[::-1]
+    elif action in ("HopLeft", "HopRight"):
+        controls["travel"] = travel(frames, rng, -1.0 if action == "HopLeft" else 1.0)
+        controls["lift"] = 0.08 * np.abs(np.sin(phase / 2))
+        controls["gait"] = zero
+    elif action in ("LegUp", "LegDown"):
+        raised = 5 + 70 * transition(frames, rng)
+        controls["kick"] = raised if action == "LegUp" else raised[::-1]
+    elif action in ("RiseUp", "SinkDown"):
+        height = 0.2 * transition(frames, rng)
+        controls["lift"] = height if action == "RiseUp" else height[::-1]
+    elif action in ("CircleForward", "CircleBackward"):
+        angle = np.degrees(phase) if action == "CircleForward" else -np.degrees(phase)
+        controls["circle"] = (angle % 360.0) - 135.0 + 1e-3
+    elif action in ("ElbowBend", "ElbowStraighten"):
+        bent = 5 + 130 * transition(frames, rng)
+        controls["wave"] = bent if action == "ElbowBend" else bent[::-1]
     elif action == "WaveHand":
         controls["wave"] = 40 + 35 * np.sin(1.5 * phase)
     elif action == "JumpingJack":
@@ -145,8 +168,6 @@ def action_controls(action: str, frames: int, rng: np.random.Generator) -> Contr
         controls["squat"] = 0.15 * spread
     elif action == "Jump":
         controls["lift"] = 0.12 * np.abs(np.sin(phase / 2))
-    elif action == "ArmCircle":
-        controls["circle"] = (np.degrees(phase) % 360.0) - 135.0 + 1e-3
     elif action == "Kick":
         controls["kick"] = 70 * np.maximum(np.sin(phase), 0.0) + 1e-3
     elif action == "WalkInPlace":

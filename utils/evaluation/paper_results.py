@@ -77,6 +77,9 @@ def departures(records: list[dict]) -> list[str]:
         values = {h.get(key) for h in hyper if h.get(key) is not None}
         if values and values != {PAPER_SETTINGS[key]}:
             found.append(f"{label} {_numbers(values)} (paper {PAPER_SETTINGS[key]:g})")
+    schedules = {h.get("lr_schedule", "constant") for h in hyper if h}
+    if schedules - {"constant"}:
+        found.append(f"learning rate {', '.join(sorted(schedules))} (decayed over each run; paper: constant)")
     inits = {h.get("init", "glorot") for h in hyper if h}
     if inits - {"glorot"}:
         found.append(f"initialisation {', '.join(sorted(inits))} (paper: Keras's Glorot-uniform)")
@@ -94,6 +97,9 @@ def departures(records: list[dict]) -> list[str]:
     precisions = {h.get("mixed_precision") for h in hyper if h.get("mixed_precision") not in (None, "off")}
     if precisions:
         found.append(f"mixed precision {', '.join(sorted(precisions))} (paper: float32)")
+    if any(r.get("original_code") for r in records):
+        found.append("the original code's arithmetic, an ablation (--original_code: networks end in softmax, the "
+                      "distillation temperature divides probabilities)")
     if any(r.get("architecture") == "c3d_sports1m" and r.get("weights_pretext") for r in records):
         found.append("TUTL teacher from stand-in weights pre-trained on other synthetic actions (paper: Sports-1M)")
     return found

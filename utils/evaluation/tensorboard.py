@@ -30,10 +30,12 @@ def hparam_values(record: dict, hyperparameters: dict, split: dict) -> dict:
         "role": str(record.get("role", "")), "task": str(record.get("task", "")),
         "width": float(record.get("width", 1.0)), "temperature": float(distillation.get("temperature", 0.0)),
         "alpha": float(distillation.get("alpha", 1.0)), "lr": float(hyperparameters.get("lr", 0.0)),
+        "lr_schedule": str(hyperparameters.get("lr_schedule", "constant")),
         "batch_size": int(hyperparameters.get("batch_size", 0)), "epochs": int(hyperparameters.get("epochs", 0)),
         "init": str(hyperparameters.get("init", "glorot")), "precision": str(hyperparameters.get("mixed_precision", "")),
         "split": str(split.get("protocol", "")), "seed": int(split.get("seed", 0)),
         "teacher": Path(str(distillation.get("teacher", ""))).name,
+        "original_code": bool(record.get("original_code", False)),
     }
 
 

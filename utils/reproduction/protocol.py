@@ -49,6 +49,7 @@ class ReproductionSettings:
     distill_epochs: int = 100
     batch_size: int = 8
     lr: float = 1e-4
+    lr_schedule: str = "constant"
     init: str = "glorot"
     mixed_precision: str = "auto"
     teacher_width: float = 1.0
@@ -56,6 +57,7 @@ class ReproductionSettings:
     alpha: float = 0.1
     temperatures: tuple[float, ...] = (1, 5, 10, 15, 20)
     timing_runs: int = 10
+    original_code: bool = False  # the authors' arithmetic, an ablation (models/original_code.py)
 
     @classmethod
     def from_args(cls, parsed) -> ReproductionSettings:
@@ -66,10 +68,11 @@ class ReproductionSettings:
         seeds = tuple(dict.fromkeys(p.seeds)) if p.seeds else (split.seed,)
         return cls(data=p.data, annotations=p.annotations, weights=p.weights, output_dir=p.output_dir, split=split,
                    seeds=seeds, per_seed_folders=bool(p.seeds), teacher_epochs=epochs[0], student_epochs=epochs[1],
-                   distill_epochs=epochs[2], batch_size=p.batch_size, lr=p.lr, init=p.init,
+                   distill_epochs=epochs[2], batch_size=p.batch_size, lr=p.lr, lr_schedule=p.lr_schedule, init=p.init,
                    mixed_precision=p.mixed_precision,
                    teacher_width=p.teacher_width, student_width=p.student_width, alpha=p.alpha,
-                   temperatures=tuple(sorted(set(p.temperatures))), timing_runs=p.timing_runs)
+                   temperatures=tuple(sorted(set(p.temperatures))), timing_runs=p.timing_runs,
+                   original_code=p.original_code)
 
     def folder(self, seed: int) -> Path:
         return self.output_dir / f"seed_{seed}" if self.per_seed_folders else self.output_dir
@@ -102,14 +105,16 @@ def plan(settings: ReproductionSettings) -> list[Step]:
     runs = settings.output_dir / "runs" / (f"seed_{settings.split.seed}" if settings.per_seed_folders else "")
     data = ["--data", str(settings.data)] + (["--annotations", str(settings.annotations)] if settings.annotations
                                              else [])
-    common = ["--batch_size", str(settings.batch_size), "--lr", str(settings.lr), "--mixed_precision",
-              settings.mixed_precision]
+    common = ["--batch_size", str(settings.batch_size), "--lr", str(settings.lr), "--lr_schedule",
+              settings.lr_schedule, "--mixed_precision", settings.mixed_precision] + (
+        ["--original_code"] if settings.original_code else [])
     split = {f"split.{key}": value for key, value in settings.split.to_json().items()}
 
     def training(epochs: int, width: float | None, init: bool = True) -> dict:
         expected = {"hyperparameters.epochs": epochs, "hyperparameters.batch_size": settings.batch_size,
-                    "hyperparameters.lr": settings.lr, "hyperparameters.mixed_precision_flag": settings.mixed_precision,
-                    **split}
+                    "hyperparameters.lr": settings.lr, "hyperparameters.lr_schedule": settings.lr_schedule,
+                    "hyperparameters.mixed_precision_flag": settings.mixed_precision,
+                    "original_code": True if settings.original_code else None, **split}
         if width is not None:
             expected["hyperparameters.width"] = width
         if init:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from utils import atomic_files
 from utils.errors import InputError
+from utils.evaluation.convergence import convergence_sentence
 from utils.evaluation.paper_results import departures_caption, guess_dataset
+from utils.evaluation.seed_statistics import summarise
 from utils.reproduction.protocol import TIMINGS_FILE, ReproductionSettings, evaluate_seed, plan, run_steps
 from utils.sidecar import read_sidecar
 
@@ -89,7 +91,7 @@ def caption(settings: ReproductionSettings, scores_by_seed: dict, records: list[
         f"{'x'.join(map(str, data.clip_shape[:3]))}); split {split_text}; epochs: teachers {settings.teacher_epochs}, "
         f"student {settings.student_epochs}, distillation {settings.distill_epochs}; widths: TFS teacher "
         f"{settings.teacher_width:g}, students {settings.student_width:g}; batch {settings.batch_size}, lr "
-        f"{settings.lr:g}, alpha {settings.alpha:g}, init {settings.init}.",
+        f"{settings.lr:g} ({settings.lr_schedule}), alpha {settings.alpha:g}, init {settings.init}.",
         (f"Mean ± standard deviation over {len(seeds)} seeds ({', '.join(map(str, seeds))}); each seed draws its own "
          "split, initial weights and shuffling. KD gain: a distilled student's top-1 minus the student without "
          "distillation's on the same seed, mean and 95% t-interval; 'equal budget' compares with the student "
@@ -100,12 +102,40 @@ def caption(settings: ReproductionSettings, scores_by_seed: dict, records: list[
     comparison = teacher_comparison(scores_by_seed)
     if comparison:
         lines.append(comparison)
+    stand_in = stand_in_sentence(records)
+    if stand_in:
+        lines.append(stand_in)
+    converged = convergence_sentence([Path(r["history"]) for r in records if r.get("history")
+                                      and Path(r["history"]).is_file()])
+    if converged:
+        lines.append(converged)
     lines.append(departures_caption(records))
     lines.append(f"Time: {time_spent(settings) / 3600:.2f} h of wall time for training and evaluation on "
                  f"{describe_cpu()}.")
     lines.append("Published numbers: Ullah & Munir 2023, random 80/20 split, full-size models"
                  + (f", {dataset}." if dataset else "."))
     return "\n\n".join(lines) + "\n"
+
+
+def stand_in_sentence(records: list[dict]) -> str:
+    """What the TUTL teacher's stand-in weights were trained on, how well, and how much of this data set its
+    frozen features separate (the linear probe pretrain_teacher.py recorded in the weights file)."""
+    pretext = next((r["weights_pretext"] for r in records if isinstance(r.get("weights_pretext"), dict)), None)
+    if not pretext:
+        return ""
+    metrics = pretext.get("metrics") or {}
+    text = (f"TUTL stand-in: C3D (width {pretext.get('width', 1.0):g}) pre-trained on {len(pretext.get('classes') or [])} "
+            f"other synthetic actions ({', '.join(pretext.get('classes') or [])}); its own validation accuracy "
+            f"{100 * metrics.get('val_accuracy', float('nan')):.1f}%, test accuracy "
+            f"{100 * metrics.get('test_accuracy', float('nan')):.1f}%.")
+    probe = pretext.get("probe") or {}
+    if probe.get("test_accuracy"):
+        scores = [100 * v for v in probe["test_accuracy"]]
+        spread = f" ± {summarise(scores).std:.1f}" if len(scores) > 1 else ""
+        text += (f" A linear probe on its frozen fc7 features (logistic regression on this set's training clips, no "
+                 f"dropout) scores {summarise(scores).mean:.1f}{spread}% on the test clips (splits of seeds "
+                 f"{', '.join(map(str, probe.get('seeds', [])))}).")
+    return text
 
 
 def write_report(settings: ReproductionSettings, out: Path, scores_by_seed: dict, records: list[dict],

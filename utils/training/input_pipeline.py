@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from utils.data.frames_data import FramesData
+from utils.machine import available_cores
 
 
 class ClipReader:
@@ -111,7 +112,12 @@ def clip_dataset(
         dataset = dataset.batch(batch_size, drop_remainder=True).map(
             lambda batch: tf.reshape(batch[first * per_replica:(first + replicas) * per_replica],
                                      (replicas, per_replica))).unbatch()
-    dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    parallel = max(2, available_cores())
+    dataset = dataset.map(load, num_parallel_calls=parallel, deterministic=True)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF  # sharded above
-    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+    # Fixed parallelism instead of tf.data's autotuning: its model thread makes the destruction of a
+    # finished iterator wait for up to ~5 s, and a run ends two iterators an epoch (training and
+    # validation); that wait was a third of the demo teacher's epoch time (docs/performance.md).
+    options.autotune.enabled = False
+    return dataset.with_options(options).prefetch(parallel)

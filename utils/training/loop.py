@@ -30,6 +30,7 @@ from utils.training.callbacks import (
     backed_up_epochs,
     deployable,
 )
+from models.original_code import logits_part
 from utils.training.outputs import RunPaths
 
 
@@ -114,7 +115,7 @@ def run_epochs(model: keras.Model, strategy, train_input: Callable, validation, 
     def train_step(batch):
         strategy.run(replica_step, args=(batch,))
 
-    network = deployable(model)  # traced once per run, not once per epoch
+    network = logits_part(deployable(model))  # traced once per run, not once per epoch
     predict = tf.function(lambda clips: network(clips, training=False), reduce_retracing=True)
     model.stop_training = False
     callback_list.on_train_begin()

@@ -27,19 +27,23 @@ from utils.training.outputs import RunPaths
 RUN_RECORD = "run.json"
 SKIP, RESUME, START = "skip", "resume", "start"
 # Hyper-parameters that do not change what is learnt: --epochs (a finished run may be extended by hand
-# with --overwrite), and the compute settings that only change speed.
-NOT_IDENTITY = ("epochs", "jit_compile", "strategy", "replicas", "mixed_precision_flag", "optimizer")
+# with --overwrite; with a constant learning rate only), and the compute settings that only change speed.
+NOT_IDENTITY = ("epochs", "steps", "jit_compile", "strategy", "replicas", "mixed_precision_flag", "optimizer")
 
 
 def run_identity(record: dict) -> dict:
     """The part of a sidecar record (or of the record a run is about to write) that decides its result."""
-    hyperparameters = record.get("hyperparameters") or {}
+    hyperparameters = {"lr_schedule": "constant", **(record.get("hyperparameters") or {})}  # older sidecars: constant
+    # a decaying learning rate is spread over the run's epochs: a run of other epochs is another run
+    ignored = NOT_IDENTITY if hyperparameters.get("lr_schedule", "constant") == "constant" else NOT_IDENTITY[1:]
+    # (--steps is only how the epochs were asked for)
     split = record.get("split") or {}
     distillation = record.get("distillation") or {}
     return {
         "role": record.get("role"), "task": record.get("task"), "architecture": record.get("architecture"),
         "width": record.get("width"), "weights_pretext": record.get("weights_pretext"),
-        "hyperparameters": {k: v for k, v in hyperparameters.items() if k not in NOT_IDENTITY},
+        "original_code": bool(record.get("original_code")),
+        "hyperparameters": {k: v for k, v in hyperparameters.items() if k not in ignored},
         "split": {k: v for k, v in split.items() if not k.endswith("_indices")},
         "distillation": {k: distillation.get(k) for k in ("temperature", "alpha", "teacher_sha256")
                          if distillation},

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import shlex
 import shutil
 import sys
@@ -48,10 +47,12 @@ def finish(paths: RunPaths, record_for: Callable[[keras.Model], dict]) -> tuple[
     return best, record
 
 
-def compile_classifier(model: keras.Model, learning_rate: float, jit_compile="auto") -> None:
-    """Adam and cross-entropy on logits, as the paper (the networks end in logits, not softmax)."""
+def compile_classifier(model: keras.Model, optimizer: keras.optimizers.Optimizer | float,
+                       jit_compile="auto") -> None:
+    """Cross-entropy on logits, as the paper (the networks end in logits, not softmax); ``optimizer``
+    may be Adam's learning rate."""
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        optimizer=keras.optimizers.Adam(optimizer) if isinstance(optimizer, (int, float)) else optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=jit_compile,
@@ -154,7 +155,8 @@ def _train_and_save(model, data, split, settings: TrainSettings, record: dict, t
         validation = clip_dataset(data, split.val, settings.batch_size, shuffle=False, reader=reader)
     with strategy.scope():
         if not model.compiled:
-            compile_classifier(model, settings.lr, jit_compile_value(settings.jit_compile))
+            compile_classifier(model, settings.optimizer(len(split.train), strategy.num_replicas_in_sync),
+                               jit_compile_value(settings.jit_compile))
         # Every variable (optimizer slots, metric totals) made now, under the scope, as fit does:
         # created inside the compiled training step they would break it under a MirroredStrategy.
         sample = next(iter(clip_dataset(data, split.train[:1], 1, shuffle=False, reader=reader,
@@ -163,7 +165,7 @@ def _train_and_save(model, data, split, settings: TrainSettings, record: dict, t
     start = time.perf_counter()
     replicas = strategy.num_replicas_in_sync
     batch = settings.batch_size
-    steps = len(split.train) // batch if replicas > 1 else math.ceil(len(split.train) / batch)
+    steps = settings.steps_per_epoch(len(split.train), replicas)
     with worker_paths(paths, chief) as own_paths:
         fit(model, train_input, validation, settings.epochs, own_paths, strategy, chief, steps)
     train_seconds = time.perf_counter() - start  # this invocation only, when resumed
@@ -172,7 +174,7 @@ def _train_and_save(model, data, split, settings: TrainSettings, record: dict, t
 
     def with_metrics(best: keras.Model) -> dict:
         if not best.compiled:
-            compile_classifier(best, settings.lr)
+            compile_classifier(best, settings.lr)  # for evaluate(): no step is taken
         validation = clip_dataset(data, split.val, batch, shuffle=False, reader=reader)
         test = evaluate(best, clip_dataset(data, split.test, batch, shuffle=False, reader=reader))
         metrics = {"test_accuracy": test["accuracy"], "test_loss": test["loss"], "test_clips": int(len(split.test)),
