@@ -106,10 +106,10 @@ def run_paths(args, temperature: float, sweep: bool) -> RunPaths:
                                create=args.output_path is None)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     parser.set_defaults(sweep_names=False)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not args.source.is_file():
         raise InputError(f"--source {args.source}: teacher model not found")
     teacher_record = read_sidecar(args.source)
@@ -128,7 +128,7 @@ def main() -> None:
     for _, paths in todo:  # a student written over its teacher is refused before any work
         check_run_outputs(paths, data, args.annotations, teacher_files)
 
-    from utils.tensorflow_runtime import training_runtime
+    from utils.training.runtime import training_runtime
 
     strategy, settings = training_runtime(settings)
     import keras
@@ -139,7 +139,7 @@ def main() -> None:
     from models.initialisation import initialise
     from models.logits import load_recognizer
     from utils.training.distribution import is_chief
-    from utils.training.run import seed_everything, train_and_save
+    from utils.training.trainer import seed_everything, train_and_save
     from utils.training.teacher_cache import file_sha256, teacher_logits_table
 
     if settings.original_code:

@@ -62,8 +62,8 @@ def requested_split(args, model_path: Path):
     return SplitSettings.from_json({**recorded, **given})
 
 
-def main() -> None:
-    args = build_parser().parse_args()
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     if args.timing_runs < 0:
         raise InputError(f"--timing_runs must be 0 or more, got {args.timing_runs}")
 

@@ -88,8 +88,8 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def main() -> None:
-    args = build_parser().parse_args()
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     try:
         actions = resolve_actions(args.actions)
         if args.classes is not None:

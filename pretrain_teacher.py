@@ -65,8 +65,8 @@ def weights_path(args) -> Path:
     return args.weights_output or output.with_name(f"{output.stem}_sports1M_weights_tf.h5")
 
 
-def main() -> None:
-    args = build_parser().parse_args()
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     target = weights_path(args)
     if target.suffix != ".h5":
         raise InputError(f"--weights_output {target}: use an .h5 file name (the port's format)")
@@ -82,7 +82,7 @@ def main() -> None:
         print(f"{paths.output} and {target} exist, skipping (--overwrite trains them again)")
         return
 
-    from utils.tensorflow_runtime import training_runtime
+    from utils.training.runtime import training_runtime
 
     strategy, settings = training_runtime(settings)
     import keras
@@ -90,7 +90,7 @@ def main() -> None:
     from models.initialisation import initialise
     from models.sports1m import sports1m_c3d_full, write_sports1m_weights
     from utils.sidecar import read_sidecar
-    from utils.training.run import seed_everything, train_and_save
+    from utils.training.trainer import seed_everything, train_and_save
 
     if not paths.is_complete() or settings.overwrite:
         seed_everything(settings.seed)

@@ -56,6 +56,10 @@ def build_parser() -> ArgumentParser:
                         help="Sports-1M C3D weights (sports1M_weights_tf.h5, or a stand-in from pretrain_teacher.py) "
                              "for the TUTL rows; without it they are marked not run")
     parser.add_argument("--output_dir", type=Path, default=Path("reproduction"), help="where everything goes")
+    parser.add_argument("--compare_with", type=Path, default=None, metavar="DIR",
+                        help="another reproduction's --output_dir, of the same data and seeds (e.g. the corrected run "
+                             "beside an --original_code one): writes paired_comparison.md, each row beside that run's "
+                             "with the difference paired by seed")
     parser.add_argument("--dataset", choices=DATASETS, default=None,
                         help="which published column to compare with (default: guessed from the --data folder "
                              "name; all four if none matches)")
@@ -94,17 +98,22 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def main() -> None:
-    args = build_parser().parse_args()
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     if args.timing_runs < 0:
         raise InputError(f"--timing_runs must be 0 or more, got {args.timing_runs}")
     for seed in args.seeds or []:
         if not 0 <= seed < 2**32:
             raise InputError(f"--seeds {seed}: a seed is an integer from 0 to 2**32 - 1")
     from utils.reproduction.protocol import ReproductionSettings
-    from utils.reproduction.report import reproduce
+    from utils.reproduction.report import reproduce, write_paired_comparison
 
-    reproduce(ReproductionSettings.from_args(args), args.dataset)
+    settings = ReproductionSettings.from_args(args)
+    if args.compare_with is not None and not args.compare_with.is_dir():
+        raise InputError(f"--compare_with {args.compare_with}: not a folder (a reproduction's --output_dir)")
+    reproduce(settings, args.dataset)
+    if args.compare_with is not None:
+        write_paired_comparison(settings, args.compare_with)
 
 
 def main_reporting_killed_steps() -> None:

@@ -31,16 +31,16 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def main() -> None:
-    settings = TrainSettings.from_args(build_parser().parse_args())
+def main(argv: list[str] | None = None) -> None:
+    settings = TrainSettings.from_args(build_parser().parse_args(argv))
     settings, data, split = data_and_split(settings)  # fails fast, before TensorFlow loads
 
-    from utils.tensorflow_runtime import training_runtime
+    from utils.training.runtime import training_runtime
 
     strategy, settings = training_runtime(settings)
     from models.c3d import student_c3d
     from models.initialisation import initialise
-    from utils.training.run import seed_everything, train_and_save
+    from utils.training.trainer import seed_everything, train_and_save
 
     seed_everything(settings.seed)
     with strategy.scope():

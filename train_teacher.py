@@ -50,21 +50,21 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def main() -> None:
-    args = build_parser().parse_args()
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     transfer = args.task == "fintuning_C3D_Sports1M"
     if transfer and args.weights is None:
         raise InputError("--task fintuning_C3D_Sports1M needs --weights PATH/sports1M_weights_tf.h5")
     settings = TrainSettings.from_args(args, width=args.width or 1.0)  # TUTL: the weights file's, below
     settings, data, split = data_and_split(settings)  # fails fast, before TensorFlow loads
 
-    from utils.tensorflow_runtime import training_runtime
+    from utils.training.runtime import training_runtime
 
     strategy, settings = training_runtime(settings)
     from models.c3d import teacher_c3d
     from models.initialisation import initialise
     from models.sports1m import port_width, sports1m_c3d, weights_pretext
-    from utils.training.run import seed_everything, train_and_save
+    from utils.training.trainer import seed_everything, train_and_save
 
     seed_everything(settings.seed)
     with strategy.scope():

@@ -40,8 +40,8 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def main() -> None:
-    args = build_parser().parse_args()
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     settings = ClipSettings(args.sequence_length, args.frame_height, args.frame_width, args.short_videos)
     report = extract_frames(args.input_path, args.output_path, settings, args.workers,
                             progress=not args.no_progress)

@@ -14,7 +14,8 @@ which measures, side by side:
 Variants: TensorFlow's default CPU setting on this machine (oneDNN off on AMD CPUs: the "before"),
 this project's setting (oneDNN on), XLA (``--jit_compile on``), a larger batch, and Keras's mixed
 bfloat16 policy (what ``--mixed_precision auto`` picks on a CPU with bfloat16 units). The efficiency
-is step FLOP/s over the best matmul FLOP/s of the run in the precision the step computes in.
+is step FLOP/s over the best matmul FLOP/s of the run in the precision the step computes in. GPU
+speeds are bench/gpu.py's.
 
     python -m bench.compute [--large]     # --large: more timed steps
 """
@@ -84,7 +85,7 @@ def measure(model_name: str, batch: int, jit: bool, steps: int, precision: str =
     from models.c3d import student_c3d, teacher_c3d
     from utils.evaluation.model_cost import flops_per_clip
     from utils.training.precision import set_precision
-    from utils.training.run import compile_classifier
+    from utils.training.trainer import compile_classifier
 
     set_precision(precision)
     dtype = "bfloat16" if precision == "bfloat16" else "float32"
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> dict:
         v["efficiency"] = v["step_flops_per_s"] / v["reference_flops_per_s"]
     float32_peak = peaks["float32"]["matmul"]
     result = {"clip": list(CLIP), "width": 1.0, "matmul_flops_per_s": float32_peak, "peaks": peaks,
-              "variants": variants, "gpu": gpu_rows(args.large)}
+              "variants": variants}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2))
     for dtype, values in peaks.items():
@@ -173,24 +174,6 @@ def run_code(code: str, env: dict | None = None):
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env or dict(os.environ), capture_output=True,
                             text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def gpu_rows(large: bool) -> list[dict] | None:
-    """Training clips/s on a GPU, float32 vs mixed float16, with and without XLA; None without one."""
-    probe = subprocess.run([sys.executable, "-c", "import utils.tensorflow_runtime as r; r.import_tensorflow(); "
-                            "import tensorflow as tf; print(len(tf.config.list_physical_devices('GPU')))"],
-                           cwd=ROOT, capture_output=True, text=True)
-    if probe.returncode or int(probe.stdout.split()[-1]) == 0:
-        return None
-    rows = []
-    for model_name in ("teacher", "student"):
-        for precision in ("off", "float16"):
-            for jit in (False, True):
-                measured = run_variant(model_name, 16, "1", jit, 20 if large else 10, precision)
-                rows.append({"model": model_name, "mixed_precision": precision, "jit": jit, "batch": 16, **measured})
-                print(f"GPU {model_name}, mixed precision {precision}, XLA {jit}: "
-                      f"{measured['clips_per_s']:.0f} clips/s", flush=True)
-    return rows
 
 
 if __name__ == "__main__":

@@ -46,9 +46,9 @@ def main(argv: list[str] | None = None) -> dict:
     from models.distiller import Distiller
     from utils.data.frames_data import open_frames
     from utils.data.splits import SplitSettings, make_split
-    from utils.evaluation.plots import read_history
+    from utils.training.curves import read_history
     from utils.training.outputs import RunPaths
-    from utils.training.run import seed_everything, train_and_save
+    from utils.training.trainer import seed_everything, train_and_save
     from utils.training.settings import TrainSettings
     from utils.training.teacher_cache import file_sha256, teacher_logits_table
 

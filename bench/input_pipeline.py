@@ -68,7 +68,7 @@ def speed(workdir: Path, steps: int, repeats: int) -> dict:
     from models.c3d import student_c3d
     from utils.data.frames_data import open_frames
     from utils.training.input_pipeline import clip_dataset
-    from utils.training.run import compile_classifier, seed_everything
+    from utils.training.trainer import compile_classifier, seed_everything
 
     batch = 8
     data = open_frames(real_frames_folder(workdir / "speed_frames", clips=512))

@@ -46,7 +46,7 @@ def train(frames: Path, output: Path, precision: str, extra: list[str]) -> dict:
 
 def speed(workdir: Path, clips: int, repeats: int) -> dict:
     from bench.input_pipeline import real_frames_folder
-    from utils.evaluation.plots import read_history
+    from utils.training.curves import read_history
 
     frames = real_frames_folder(workdir / "frames_112", clips=clips, shape=(16, 112, 112))
     steps = int(np.ceil(int(0.72 * clips) / 8))  # 80% train, 10% of it held out for validation

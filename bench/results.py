@@ -1,13 +1,32 @@
-"""bench/RESULTS.md and bench/results.json: every benchmark's headline numbers in one table.
+"""bench/RESULTS.md and bench/results.json: every benchmark's headline numbers, one section per
+machine class.
 
 A row: what is measured, this project's number, the reference it is measured against in the same
 run, their ratio, the target, and whether it is met.
+
+Speeds depend on the CPU generation (bfloat16 and VNNI units, AVX-512), so the files keep one
+section per CPU class, keyed by the CPU's model name and the utils.machine.RELEVANT_FLAGS it has,
+and one per GPU (``python -m bench --only gpu``), keyed by the GPU's name and its host's CPU class.
+A run adds its own section or replaces it, and keeps every other one.
+
+results.json (format 2): ``{"format": 2, "sections": {key: section}}``, a section being
+``{"cpu": {"model", "flags", "description"}, "gpu": null or {"name", "compute_capability",
+"count"}, "command", "date", "seconds": {benchmark: s}, "rows": [row], "raw": {benchmark: result}}``.
+Rows are stored as they were written, so a section keeps its numbers when the row code changes.
+The single-run format before it (``{"machine", "command", "seconds", "rows", "raw"}``) is read as
+one CPU section.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime, timezone
 from pathlib import Path
+
+from utils import atomic_files
+
+FORMAT = 2
 
 
 def row(benchmark: str, ours: str, reference: str, ratio: str, target: str = "—", met: bool | None = None) -> dict:
@@ -85,7 +104,9 @@ def compute_rows(r: dict) -> list[dict]:
                         f"{precision} matmul {reference:.1f} GFLOP/s", f"{100 * v['efficiency']:.0f}%",
                         f"≥ {100 * target:.0f}%" if this_project else "—",
                         v["efficiency"] >= target if this_project else None))
-    gpu = r.get("gpu")
+    if "gpu" not in r:  # the GPU rows moved to bench/gpu.py; results from before still show theirs
+        return rows
+    gpu = r["gpu"]
     if gpu is None:
         for model in ("teacher", "student"):
             rows.append(row(f"GPU {model} training clips/s, float32 / mixed float16, ± XLA", "not measured",
@@ -153,24 +174,156 @@ def tflite_rows(r: dict) -> list[dict]:
     ]
 
 
+def gpu_rows(r: dict) -> list[dict]:
+    """bench/gpu.py: clips/s per model and setting against float32's, and the input pipeline's overhead."""
+    rows = []
+    clip = "×".join(str(n) for n in r["clip"][:3])
+    float32 = {v["model"]: v["clips_per_s"] for v in r["variants"] if v["setting"] == "float32" and "clips_per_s" in v}
+    for v in r["variants"]:
+        name = f"GPU {v['model']} training, {v['setting']}; width {r['width']:g}, {clip}, batch {r['batch']}"
+        if "clips_per_s" not in v:
+            rows.append(row(name, "not measured", v["skipped"], "—"))
+            continue
+        ours = (f"{v['clips_per_s']:.0f} clips/s ({1000 * v['seconds_per_step']:.1f} ms/step, "
+                f"{v['step_flops_per_s'] / 1e12:.1f} TFLOP/s)")
+        reference = float32.get(v["model"])
+        if v["setting"] == "float32" or reference is None:
+            rows.append(row(name, ours, "—", "—"))
+        else:
+            rows.append(row(name, ours, f"float32 {reference:.0f} clips/s", f"{v['clips_per_s'] / reference:.2f}×"))
+    p = r["pipeline"]
+    name = f"GPU {p['model']} steps/s, {p['setting']}: frames.npy streamed by clip_dataset"
+    if "steps_per_second" not in p:
+        rows.append(row(name, "not measured", p["skipped"], "—"))
+    else:
+        s = p["steps_per_second"]
+        rows.append(row(name, f"{s['streamed']:.1f} steps/s", f"one batch held on the GPU {s['held']:.1f} steps/s",
+                        f"{100 * p['slowdown']:+.1f}% overhead", "≤ 10%", p["slowdown"] <= 0.10))
+    return rows
+
+
 ROWS = {"extraction": extraction_rows, "input_pipeline": input_pipeline_rows, "memory": memory_rows,
         "distillation": distillation_rows, "compute": compute_rows, "precision": precision_rows,
-        "deployment": deployment_rows}
+        "deployment": deployment_rows, "gpu": gpu_rows}
 COLUMNS = ("benchmark", "this project", "reference", "ratio", "target", "met")
 
 
-def write(results: dict, machine: str, command: str, folder: Path, seconds: dict | None = None) -> Path:
-    rows = [r for name, result in results.items() for r in ROWS[name](result)]
-    took = ""
-    if seconds:
-        took = (f" It took {sum(seconds.values()) / 60:.1f} minutes (" +
-                ", ".join(f"{name} {value / 60:.1f}" for name, value in seconds.items()) + ").")
-    lines = ["# Benchmark results\n", f"Machine: {machine}. Command: `{command}`.{took} Every ratio is measured side "
-             "by side in this one run; absolute times on a shared machine vary from run to run.\n",
-             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(r[c] for c in COLUMNS) + " |" for r in rows]
+def this_cpu() -> dict:
+    """The CPU a run measures: what its section is keyed by, and the description its header shows."""
+    from utils.machine import cpu_flags, cpu_model, describe_cpu
+
+    return {"model": cpu_model(), "flags": cpu_flags(), "description": describe_cpu()}
+
+
+def section_key(cpu: dict, gpu: dict | None = None) -> str:
+    """Stable across runs on the same class of machine (not the core count: containers differ in it)."""
+    cpu_class = f"{cpu['model']} [{' '.join(cpu['flags']) or 'none of the listed flags'}]"
+    return cpu_class if gpu is None else f"{gpu['name']} on {cpu_class}"
+
+
+def cpu_from_description(description: str) -> dict:
+    """The CPU of a results.json from before sections: describe_cpu()'s text, read back."""
+    found = re.fullmatch(r"(?P<model>.+) \([^()]*\), \d+ cores?, flags: (?P<flags>.*)", description)
+    if found is None:
+        return {"model": description, "flags": [], "description": description}
+    flags = [] if found["flags"].startswith("none of ") else found["flags"].split(", ")
+    return {"model": found["model"], "flags": flags, "description": description}
+
+
+def load(folder: Path) -> dict[str, dict]:
+    """The sections recorded in ``folder``/results.json, by key; none if there is no file yet."""
+    path = Path(folder) / "results.json"
+    if not path.exists():
+        return {}
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    if "sections" in saved:
+        return saved["sections"]
+    cpu = cpu_from_description(saved["machine"])
+    return {section_key(cpu): {"cpu": cpu, "gpu": None, "command": saved["command"], "date": None,
+                               "seconds": saved.get("seconds"), "rows": saved["rows"], "raw": saved["raw"]}}
+
+
+def section(results: dict, cpu: dict, command: str, seconds: dict | None = None, gpu: dict | None = None,
+            date: str | None = None) -> dict:
+    return {"cpu": cpu, "gpu": gpu, "command": command,
+            "date": date or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "seconds": seconds,
+            "rows": [r for name, result in results.items() for r in ROWS[name](result)], "raw": results}
+
+
+def record(folder: Path, new: dict) -> Path:
+    """Add ``new`` to ``folder``'s results, or replace the section of its machine class; keep the
+    others. Both files are replaced whole (write, then rename). Returns RESULTS.md's path."""
+    folder = Path(folder)
+    sections = load(folder)
+    sections[section_key(new["cpu"], new["gpu"])] = new
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_files.write_text(folder / "results.json",
+                            json.dumps({"format": FORMAT, "sections": sections}, indent=2) + "\n")
     markdown = folder / "RESULTS.md"
-    markdown.write_text("\n".join(lines) + "\n")
-    (folder / "results.json").write_text(json.dumps({"machine": machine, "command": command, "seconds": seconds,
-                                                     "rows": rows, "raw": results}, indent=2))
+    atomic_files.write_text(markdown, render(sections))
     return markdown
+
+
+def write(results: dict, cpu: dict, command: str, folder: Path, seconds: dict | None = None,
+          gpu: dict | None = None, date: str | None = None) -> Path:
+    """Record one run's results as its machine class's section of ``folder``/RESULTS.md and results.json."""
+    return record(folder, section(results, cpu, command, seconds, gpu, date))
+
+
+def title(s: dict) -> str:
+    return f"GPU: {s['gpu']['name']}" if s["gpu"] else f"CPU: {s['cpu']['model']}"
+
+
+def render_section(s: dict) -> str:
+    took = ""
+    if s["seconds"]:
+        took = (f" It took {sum(s['seconds'].values()) / 60:.1f} minutes (" +
+                ", ".join(f"{name} {value / 60:.1f}" for name, value in s["seconds"].items()) + ").")
+    machine = f"CPU: {s['cpu']['description']}."
+    if s["gpu"]:
+        g = s["gpu"]
+        capability = f", compute capability {g['compute_capability']}" if g.get("compute_capability") else ""
+        machine = f"GPU: {g['name']}{capability} (1 of {g['count']} used). Host " + machine
+    lines = [f"## {title(s)}\n", f"{machine} Command: `{s['command']}`. Date: {s['date'] or 'not recorded'}.{took}\n",
+             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(r[c] for c in COLUMNS) + " |" for r in s["rows"]]
+    return "\n".join(lines) + "\n"
+
+
+def comparison(sections: list[dict]) -> str:
+    """One row per benchmark row, one column per machine: this project's number and the ratio."""
+    titles = [title(s) for s in sections]
+    labels = [t if titles.count(t) == 1 else f"{t} [{' '.join(s['cpu']['flags'])}]" for t, s in zip(titles, sections)]
+    names, targets = [], {}
+    for s in sections:
+        for r in s["rows"]:
+            if r["benchmark"] not in targets:
+                names.append(r["benchmark"])
+            targets.setdefault(r["benchmark"], r["target"])
+    cells = [{r["benchmark"]: r for r in s["rows"]} for s in sections]
+
+    def cell(r: dict | None) -> str:
+        if r is None:
+            return "—"
+        text = r["this project"] + ("" if r["ratio"] == "—" else f"; {r['ratio']}")
+        return text + ("; target missed" if r["met"] == "**no**" else "")
+
+    lines = ["| benchmark | " + " | ".join(labels) + " | target |", "|" + "---|" * (len(labels) + 2)]
+    lines += [f"| {name} | " + " | ".join(cell(c.get(name)) for c in cells) + f" | {targets[name]} |" for name in names]
+    return "\n".join(lines) + "\n"
+
+
+def render(sections: dict[str, dict]) -> str:
+    parts = ["# Benchmark results\n",
+             "One section per machine class: a CPU (its model and the instruction-set flags that change "
+             "TensorFlow's speed) from a full `python -m bench`, a GPU from `python -m bench --only gpu`. A run "
+             "replaces its own class's section and keeps the others. Every ratio is measured side by side in "
+             "one run; absolute times on a shared machine vary from run to run.\n"]
+    for kind, group in (("CPUs", [s for s in sections.values() if not s["gpu"]]),
+                        ("GPUs", [s for s in sections.values() if s["gpu"]])):
+        if len(group) > 1:
+            parts.append(f"## {kind} side by side\n\nEach row's number on each machine, then its ratio to the "
+                         f"reference measured in the same run; details in the sections below.\n\n"
+                         + comparison(group))
+    parts += [render_section(s) for s in sections.values()]
+    return "\n".join(parts)

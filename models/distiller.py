@@ -13,7 +13,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from models.kd_loss import PAPER_ALPHA, PAPER_TEMPERATURE, check_alpha_and_temperature, soft_loss
+from models.kd_loss import PAPER_ALPHA, PAPER_TEMPERATURE, check_alpha_and_temperature, soft_loss, weighted
 from models.logits import assert_outputs_logits
 from utils.errors import InputError
 
@@ -71,6 +71,11 @@ class Distiller(keras.Model):
         self.alpha = float(alpha)
         self.temperature = float(temperature)
 
+    @property
+    def deployable(self) -> keras.Model:
+        """What training saves and scores: the student (the teacher is only a means)."""
+        return self.student
+
     def call(self, inputs, training=False):
         frames = inputs[FRAMES_KEY] if isinstance(inputs, dict) else inputs
         return self.student(frames, training=training)
@@ -94,7 +99,7 @@ class Distiller(keras.Model):
             return student_loss
         distillation_loss = self.distillation_loss(self.teacher_logits(x), y_pred)
         self.distillation_loss_tracker.update_state(distillation_loss * _replicas())
-        return self.alpha * student_loss + (1.0 - self.alpha) * distillation_loss
+        return weighted(student_loss, distillation_loss, self.alpha)
 
     def test_step(self, data):
         logs = super().test_step(data)

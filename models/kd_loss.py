@@ -38,8 +38,13 @@ def soft_loss(teacher_logits, student_logits, temperature: float, kl: keras.loss
     return kl(softened(teacher_logits, temperature), softened(student_logits, temperature)) * (temperature ** 2)
 
 
+def weighted(hard, soft, alpha: float):
+    """alpha · hard + (1 − alpha) · soft: the two terms combined (models/distiller.py logs each)."""
+    return alpha * hard + (1.0 - alpha) * soft
+
+
 def kd_loss(labels, teacher_logits, student_logits, alpha: float = PAPER_ALPHA,
             temperature: float = PAPER_TEMPERATURE):
     """The whole loss of the module docstring, for one batch."""
     hard = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, student_logits)
-    return alpha * hard + (1.0 - alpha) * soft_loss(teacher_logits, student_logits, temperature)
+    return weighted(hard, soft_loss(teacher_logits, student_logits, temperature), alpha)

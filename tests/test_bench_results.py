@@ -1,7 +1,11 @@
-"""bench/results.py: the results table keeps every benchmark's rows and judges each target right."""
+"""bench/results.py: the results table keeps every benchmark's rows and judges each target right, and
+the results files keep one section per CPU class."""
 
 import json
 
+import pytest
+
+import utils.machine
 from bench import results
 
 EXTRACTION = {"videos": 96, "seconds": {"seek": 6.0, "ours": 1.5, "floor": 1.2},
@@ -13,7 +17,8 @@ MEMORY = {"clips": [400, 1600], "frames_mib": {"1x": 230.0, "4x": 920.0},
 
 
 def test_table_has_a_row_per_measurement_and_marks_a_missed_target(tmp_path):
-    path = results.write({"extraction": EXTRACTION, "memory": MEMORY}, "2 cores", "python -m bench", tmp_path)
+    cpu = {"model": "Some CPU", "flags": ["avx2"], "description": "Some CPU (x86_64), 2 cores, flags: avx2"}
+    path = results.write({"extraction": EXTRACTION, "memory": MEMORY}, cpu, "python -m bench", tmp_path)
     table = [line for line in path.read_text().splitlines() if line.startswith("| ")]
     assert table[0] == "| benchmark | this project | reference | ratio | target | met |"
     rows = table[1:]
@@ -23,7 +28,8 @@ def test_table_has_a_row_per_measurement_and_marks_a_missed_target(tmp_path):
     assert "distill peak memory, 400 → 1600 clips" in rows[3] and "+15.0%" in rows[3] and rows[3].endswith("| **no** |")
     assert "not measured" in rows[4] and "no writable memory cgroup" in rows[4]
     saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved["raw"]["extraction"] == EXTRACTION and len(saved["rows"]) == 5
+    only, = saved["sections"].values()
+    assert only["raw"]["extraction"] == EXTRACTION and len(only["rows"]) == 5 and only["cpu"] == cpu
 
 
 def test_gpu_rows_say_not_measured_without_a_gpu(tmp_path):
@@ -33,6 +39,8 @@ def test_gpu_rows_say_not_measured_without_a_gpu(tmp_path):
     rows = results.compute_rows(compute)
     assert rows[0]["ratio"] == "33%" and rows[0]["target"] == "≥ 40%" and rows[0]["met"] == "**no**"
     assert [r["this project"] for r in rows[1:]] == ["not measured", "not measured"]
+    del compute["gpu"]  # the GPU rows are bench/gpu.py's now
+    assert len(results.compute_rows(compute)) == 1
 
 
 def test_deployment_rows_judge_the_tflite_targets():
@@ -66,3 +74,77 @@ def test_precision_rows_give_the_paired_difference_and_allow_a_parity_only_run()
     del parity["auto_minus_off"], parity["epochs"]  # a results.json from before the paired difference
     first, second = results.precision_rows({"speed": speed, "parity": parity})
     assert first["met"] == "yes" and second["ratio"] == "—" and "20 epochs" in second["benchmark"]
+
+
+@pytest.fixture
+def cpu(monkeypatch):
+    """Make this machine's CPU the one named: cpu("Model", ["flag", ...])."""
+    def be(model: str, flags: list[str]) -> None:
+        monkeypatch.setattr(utils.machine, "cpu_model", lambda: model)
+        monkeypatch.setattr(utils.machine, "cpu_flags", lambda: flags)
+        description = f"{model} (x86_64), 2 cores, flags: {', '.join(flags)}"
+        monkeypatch.setattr(utils.machine, "describe_cpu", lambda: description)
+    return be
+
+
+def extraction(seek_seconds: float) -> dict:
+    """A fake extraction result whose first row says ``seek_seconds``."""
+    return {**EXTRACTION, "seconds": {**EXTRACTION["seconds"], "seek": seek_seconds},
+            "ratios": {**EXTRACTION["ratios"], "seek_over_ours": seek_seconds / 1.5}}
+
+
+def test_a_run_replaces_only_its_own_cpus_section(tmp_path, cpu):
+    def run(seek_seconds: float) -> None:
+        results.write({"extraction": extraction(seek_seconds)}, results.this_cpu(), "python -m bench", tmp_path,
+                      {"extraction": 60.0})
+
+    def sections() -> dict:
+        return {s["cpu"]["model"]: s for s in json.loads((tmp_path / "results.json").read_text())["sections"].values()}
+
+    cpu("Xeon", ["avx2", "avx512_bf16"])
+    run(6.0)
+    first_rows = sections()["Xeon"]["rows"]
+    cpu("EPYC", ["avx2"])
+    run(9.0)
+    assert sections()["Xeon"]["rows"] == first_rows  # the second CPU kept the first one's rows
+    assert sections()["EPYC"]["rows"][0]["reference"] == "seek method (original) 9.00 s"
+    cpu("Xeon", ["avx2", "avx512_bf16"])
+    run(3.0)
+    after = sections()
+    assert list(after) == ["Xeon", "EPYC"]  # replaced in place, nothing added
+    assert after["Xeon"]["rows"][0]["reference"] == "seek method (original) 3.00 s"
+    assert after["Xeon"]["rows"][0]["met"] == "**no**"  # 2.00× faster misses the 3× target
+    assert after["EPYC"]["rows"][0]["reference"] == "seek method (original) 9.00 s"
+
+    markdown = (tmp_path / "RESULTS.md").read_text()
+    assert "## CPU: Xeon" in markdown and "## CPU: EPYC" in markdown and "flags: avx2, avx512_bf16" in markdown
+    assert "## CPUs side by side" in markdown
+    assert "| benchmark | CPU: Xeon | CPU: EPYC | target |" in markdown
+    assert ("| extraction, 96 videos → 16×112×112 | 1.50 s; 2.00× faster; target missed | 1.50 s; 6.00× faster "
+            "| ≥ 3× |") in markdown
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_the_same_model_with_other_flags_is_another_class(tmp_path, cpu):
+    for flags in (["avx2"], ["avx2", "amx_bf16"]):
+        cpu("Xeon", flags)
+        results.write({"extraction": EXTRACTION}, results.this_cpu(), "python -m bench", tmp_path)
+    assert list(results.load(tmp_path)) == ["Xeon [avx2]", "Xeon [avx2 amx_bf16]"]
+    header = "| benchmark | CPU: Xeon [avx2] | CPU: Xeon [avx2 amx_bf16] | target |"
+    assert header in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_a_single_run_results_file_is_kept_as_its_cpus_section(tmp_path, cpu):
+    machine = "Intel(R) Xeon(R) Processor (x86_64), 2 cores, flags: avx2, fma, amx_bf16"
+    rows = results.extraction_rows(EXTRACTION)
+    (tmp_path / "results.json").write_text(json.dumps({"machine": machine, "command": "python -m bench",
+                                                       "seconds": {"extraction": 61.0}, "rows": rows,
+                                                       "raw": {"extraction": EXTRACTION}}))
+    cpu("AMD EPYC 7B13 64-Core Processor", ["avx2", "fma"])
+    results.write({"extraction": extraction(9.0)}, results.this_cpu(), "python -m bench", tmp_path)
+    old, new = results.load(tmp_path).values()
+    assert old["cpu"] == {"model": "Intel(R) Xeon(R) Processor", "flags": ["avx2", "fma", "amx_bf16"],
+                          "description": machine}
+    assert old["rows"] == rows and old["raw"] == {"extraction": EXTRACTION} and old["seconds"] == {"extraction": 61.0}
+    assert new["cpu"]["model"] == "AMD EPYC 7B13 64-Core Processor"
+    assert "Date: not recorded. It took 1.0 minutes (extraction 1.0)." in (tmp_path / "RESULTS.md").read_text()

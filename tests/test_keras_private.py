@@ -8,11 +8,11 @@ import keras
 import numpy as np
 
 from models.c3d import student_c3d
-from utils.training.run import compile_classifier
+from utils.training.trainer import compile_classifier
 
 
 def test_symbolic_build_still_creates_the_optimizer_and_metric_variables_before_the_first_step():
-    """utils/training/run.py calls ``model._symbolic_build(data_batch=...)`` under the tf.distribute
+    """utils/training/trainer.py calls ``model._symbolic_build(data_batch=...)`` under the tf.distribute
     scope so that every variable exists before the step is traced (as Model.fit does)."""
     assert "data_batch" in inspect.signature(keras.Model._symbolic_build).parameters
     keras.utils.set_random_seed(0)

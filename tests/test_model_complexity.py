@@ -18,9 +18,9 @@ from utils.evaluation.plots import (
     confusion_matrix_png,
     roc_png,
     temperature_sweep_png,
-    training_curves_png,
 )
 from utils.evaluation.seed_statistics import summarise
+from utils.training.curves import training_curves_png
 
 
 def tiny_model():

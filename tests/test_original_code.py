@@ -10,7 +10,7 @@ from models.distiller import Distiller
 from models.logits import ends_in_softmax
 from models.original_code import logits_part, quiet_from_logits_warning, with_softmax
 from utils.errors import InputError
-from utils.training.run import compile_classifier
+from utils.training.trainer import compile_classifier
 
 SHAPE = (16, 16, 16, 3)
 EPSILON = 1e-7  # Keras's, with which KLDivergence clips both sides

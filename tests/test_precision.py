@@ -12,7 +12,7 @@ from tests.frames_factory import write_frames_folder
 from tests.scripts import assert_one_line_error, run_script
 from utils.training.callbacks import inference_copy
 from utils.training.precision import float32_policy, set_precision
-from utils.training.run import compile_classifier
+from utils.training.trainer import compile_classifier
 
 CLIP = (16, 16, 16, 3)
 

@@ -24,6 +24,8 @@ _PUBLISHED = {
 }
 PUBLISHED = {row: dict(zip(DATASETS, values)) for row, values in _PUBLISHED.items()}
 ROWS = tuple(_PUBLISHED)
+BASELINE_ROW = "Student w/o KD"
+EQUAL_BUDGET_ROW = "Student w/o KD (equal budget)"  # the baseline trained for the distillation epochs (ours)
 
 
 def distilled_row(teacher: str, temperature: float) -> str:

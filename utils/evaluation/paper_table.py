@@ -9,9 +9,16 @@ seed; with several seeds, mean and 95% interval) at the paper's budget and at an
 
 from __future__ import annotations
 
-from utils.evaluation.paper_results import DATASETS, PUBLISHED, ROWS, TEMPERATURES, distilled_row
+from utils.evaluation.paper_results import (
+    BASELINE_ROW,
+    DATASETS,
+    EQUAL_BUDGET_ROW,
+    PUBLISHED,
+    ROWS,
+    TEMPERATURES,
+    distilled_row,
+)
 from utils.evaluation.seed_statistics import Summary, paired_differences, summarise
-from utils.reproduction.protocol import BASELINE_ROW, EQUAL_BUDGET_ROW
 
 METRICS = (("top1_accuracy", "top-1 (%)"), ("mean_class_accuracy", "mean class acc. (%)"), ("macro_f1", "macro F1 (%)"))
 

@@ -1,25 +1,18 @@
-"""The PNG figures: confusion matrix and ROC curves (scikit-plot), training curves, temperature sweep.
-
-Figures are drawn with matplotlib's file-only Agg backend (no display needed) and written under a
-temporary name, then renamed. With many classes (UCF101's 101) the confusion matrix grows with the
+"""The evaluation's PNG figures: confusion matrix and ROC curves (scikit-plot), temperature sweep, the
+alpha × T grid (utils/figures.py writes them). With many classes (UCF101's 101) the confusion matrix grows with the
 class count and drops the per-cell numbers, and the ROC plot keeps the micro/macro averages and
 the classes with the lowest AUC, since 101 curves would be unreadable.
 """
 
 from __future__ import annotations
 
-import csv
 import re
 import warnings
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from utils import atomic_files  # noqa: E402
+from utils.figures import plt, save_png
 
 MANY_CLASSES = 15  # above this, cells lose their numbers and the ROC plot its per-class curves
 WORST_CLASSES_SHOWN = 5
@@ -35,14 +28,6 @@ def _scikitplot(name: str):
         return getattr(scikitplot, name)
 
 
-def _save(fig, path: Path) -> Path:
-    path = Path(path)
-    with atomic_files.atomic_path(path) as temporary:
-        fig.savefig(temporary, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
-
-
 def confusion_matrix_png(labels, predictions, classes: list[str], path: Path, title: str) -> Path:
     """Row-normalised confusion matrix: each row shows where one true class's clips went."""
     many = len(classes) > MANY_CLASSES
@@ -52,7 +37,7 @@ def confusion_matrix_png(labels, predictions, classes: list[str], path: Path, ti
         [classes[i] for i in labels], [classes[i] for i in predictions], labels=classes, normalize=True,
         hide_counts=many, x_tick_rotation=90, title=title, ax=ax, fig=fig,
         text_fontsize="x-small" if many else "medium")
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def roc_png(labels, probabilities: np.ndarray, classes: list[str], path: Path, title: str,
@@ -80,37 +65,7 @@ def roc_png(labels, probabilities: np.ndarray, classes: list[str], path: Path, t
         if match:
             line.set_label(f"{classes[int(match.group(1))]} {match.group(2)}")
     ax.legend(loc="lower right", fontsize="small", title="ROC AUC")
-    return _save(fig, path)
-
-
-def read_history(path: Path) -> dict[str, list[float]]:
-    """The Keras CSVLogger file as columns of floats (empty cells, and the 'NA' CSVLogger writes for
-    a metric an epoch lacks, such as validation ones without a validation part, become NaN)."""
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    return {key: [float(row[key]) if row.get(key) not in (None, "", "NA") else float("nan") for row in rows]
-            for key in (rows[0].keys() if rows else [])}
-
-
-def training_curves_png(history_csv: Path, path: Path, title: str) -> Path:
-    """Loss and accuracy per epoch, training and validation side by side."""
-    history = read_history(history_csv)
-    epochs = np.asarray(history.get("epoch", []), dtype=int) + 1
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, metric in zip(axes, ("loss", "accuracy")):
-        for prefix, style in (("", "-"), ("val_", "--")):
-            values = history.get(prefix + metric)
-            if values is not None:
-                ax.plot(epochs, values, style, marker="o", markersize=3,
-                        label="validation" if prefix else "training")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(metric)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    if "accuracy" in history:
-        axes[1].set_ylim(0, 1)
-    fig.suptitle(title)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def temperature_sweep_png(sweeps: dict, references: dict, path: Path, title: str) -> Path:
@@ -133,4 +88,24 @@ def temperature_sweep_png(sweeps: dict, references: dict, path: Path, title: str
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     ax.set_title(title)
-    return _save(fig, path)
+    return save_png(fig, path)
+
+
+def kd_grid_png(gains: dict, alphas, temperatures, path: Path, title: str) -> Path:
+    """A heatmap of the mean gain per (alpha, T) (rows alpha, columns T; a diverging map centred on 0), each
+    cell annotated with its mean and 95% interval (utils/seed_statistics.Summary, in points)."""
+    means = np.array([[gains[a, t].mean for t in temperatures] for a in alphas])
+    reach = max(1.0, float(np.abs(means).max()))
+    fig, ax = plt.subplots(figsize=(1.9 * len(temperatures) + 2.5, 1.2 * len(alphas) + 1.5))
+    image = ax.imshow(means, cmap="RdBu", vmin=-reach, vmax=reach)
+    for i, a in enumerate(alphas):
+        for j, t in enumerate(temperatures):
+            g = gains[a, t]
+            label = f"{g.mean:+.1f}" + (f"\n[{g.low:+.1f}, {g.high:+.1f}]" if g.low is not None else "")
+            ax.text(j, i, label, ha="center", va="center", fontsize="small",
+                    color="white" if abs(g.mean) > 0.6 * reach else "black")
+    ax.set_xticks(range(len(temperatures)), [f"T={t:g}" for t in temperatures])
+    ax.set_yticks(range(len(alphas)), [f"alpha={a:g}" for a in alphas])
+    fig.colorbar(image, ax=ax, label="mean gain (top-1 points)")
+    ax.set_title(title, fontsize="medium")
+    return save_png(fig, path)

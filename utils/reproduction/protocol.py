@@ -23,13 +23,11 @@ from pathlib import Path
 from utils import atomic_files
 from utils.data.splits import SplitSettings
 from utils.errors import InputError
-from utils.evaluation.paper_results import distilled_row
+from utils.evaluation.paper_results import BASELINE_ROW, EQUAL_BUDGET_ROW, distilled_row
 from utils.sidecar import read_sidecar
 from utils.training.outputs import output_is_complete
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository, where the scripts are
-BASELINE_ROW = "Student w/o KD"
-EQUAL_BUDGET_ROW = "Student w/o KD (equal budget)"  # the baseline trained for the distillation epochs
 TIMINGS_FILE = "timings.json"
 
 

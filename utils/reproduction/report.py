@@ -11,7 +11,14 @@ from utils.errors import InputError
 from utils.evaluation.convergence import convergence_sentence
 from utils.evaluation.paper_results import departures_caption, guess_dataset
 from utils.evaluation.seed_statistics import summarise
-from utils.reproduction.protocol import TIMINGS_FILE, ReproductionSettings, evaluate_seed, plan, run_steps
+from utils.evaluation.paper_results import BASELINE_ROW, EQUAL_BUDGET_ROW
+from utils.reproduction.protocol import (
+    TIMINGS_FILE,
+    ReproductionSettings,
+    evaluate_seed,
+    plan,
+    run_steps,
+)
 from utils.sidecar import read_sidecar
 
 
@@ -39,6 +46,44 @@ def reproduce(settings: ReproductionSettings, dataset: str | None) -> None:
                                      {"--data": data.frames_path, "--weights": settings.weights})
     with atomic_files.output_lock(settings.output_dir, "--output_dir"):
         _reproduce(settings, dataset, data)
+
+
+def write_paired_comparison(settings: ReproductionSettings, other: Path) -> Path:
+    """``paired_comparison.md`` in the output folder: every row beside ``other``'s (another reproduction of the
+    same data and seeds), the paired difference, each run's KD gains, and what they say in numbers."""
+    from utils.reproduction.paired_runs import paired_table
+
+    this_name = "original code" if settings.original_code else settings.output_dir.name
+    other_name = "corrected" if settings.original_code else Path(other).name
+    baseline = EQUAL_BUDGET_ROW if settings.equal_budget_baseline else BASELINE_ROW
+    table, found = paired_table(settings.output_dir, Path(other), list(settings.seeds), this_name, other_name,
+                                baseline)
+    distilled = {row: values for row, values in found.items() if row.startswith("Student-")}
+    others = {row: values for row, values in found.items() if not row.startswith("Student-")}
+    lines = [f"# {this_name} beside {other_name}: {len(settings.seeds)} seeds ({', '.join(map(str, settings.seeds))})",
+             "", table,
+             f"Top-1 mean ± std over the seeds; differences and KD gains paired by seed (same split, initial weights and "
+             f"shuffling in both runs), mean and 95% t-interval. KD gain: a distilled student minus '{baseline}' of "
+             f"the same run. This run: {settings.output_dir}; the other: {other}.", ""]
+    if others:
+        largest = max(abs(values[0].mean) for values in others.values())
+        lines.append(f"Models trained on hard labels alone ({', '.join(others)}): the largest mean difference is "
+                     f"{largest:.2f} points.")
+    if distilled:
+        means = [values[0].mean for values in distilled.values()]
+        apart = sum(1 for values in distilled.values() if values[0].low is not None
+                    and (values[0].low > 0 or values[0].high < 0))
+        lines.append(f"Distilled students: {this_name} minus {other_name} from {min(means):+.2f} to {max(means):+.2f} "
+                     f"points (mean over the {len(means)} rows {sum(means) / len(means):+.2f}); the 95% interval "
+                     f"excludes 0 for {apart} of them.")
+        for index, name in ((1, other_name), (2, this_name)):
+            gains = [values[index].mean for values in distilled.values() if values[index] is not None]
+            if gains:
+                lines.append(f"KD gain over '{baseline}', {name}: from {min(gains):+.2f} to {max(gains):+.2f} points.")
+    path = settings.output_dir / "paired_comparison.md"
+    atomic_files.write_text(path, "\n".join(lines) + "\n")
+    print(f"paired comparison with {other}: {path}")
+    return path
 
 
 def _reproduce(settings: ReproductionSettings, dataset: str | None, data) -> None:

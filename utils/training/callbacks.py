@@ -217,5 +217,6 @@ def save_model(model: keras.Model, path: Path) -> None:
 
 
 def deployable(model: keras.Model) -> keras.Model:
-    """The model to save: a Distiller's student, or the model itself."""
-    return getattr(model, "student", model)
+    """The network to save and score: what a model that trains another says it deploys (a Distiller, its
+    student: models/distiller.py), or the model itself."""
+    return getattr(model, "deployable", model)

@@ -7,7 +7,7 @@
                standard TF_CONFIG environment variable, every GPU of each
   auto         mirrored when this machine has more than one GPU, else none
 
-All of them train through the same loop (utils/training/run.py): ``strategy.run`` of Keras's own
+All of them train through the same loop (utils/training/loop.py, epoch_loop): ``strategy.run`` of Keras's own
 train step on batches from ``distribute_datasets_from_function``. Keras 3.15's ``Model.fit`` fails
 under MultiWorkerMirroredStrategy (keras-team/keras#20585), so fit is not used for any of them.
 

@@ -63,7 +63,7 @@ def resume_state(paths: RunPaths) -> tuple[int, float]:
     return finished, best
 
 
-def fit(model: keras.Model, train_input: Callable, validation, epochs: int, paths: RunPaths, strategy,
+def train_epochs(model: keras.Model, train_input: Callable, validation, epochs: int, paths: RunPaths, strategy,
         chief: bool = True, steps: int | None = None) -> int:
     """Train a compiled model for ``epochs`` (resuming if a backup exists); return epochs done now.
 
@@ -91,10 +91,10 @@ def fit(model: keras.Model, train_input: Callable, validation, epochs: int, path
     # outlive the loop (finish() removes them): a kill between the last epoch and the final save
     # then resumes straight to the save instead of training again from scratch.
     callbacks.append(EpochBackup(paths.backup, write=chief))
-    return run_epochs(model, strategy, train_input, validation, epochs, callbacks, steps)
+    return epoch_loop(model, strategy, train_input, validation, epochs, callbacks, steps)
 
 
-def run_epochs(model: keras.Model, strategy, train_input: Callable, validation, epochs: int, callbacks: list,
+def epoch_loop(model: keras.Model, strategy, train_input: Callable, validation, epochs: int, callbacks: list,
                steps: int | None = None) -> int:
     """Model.fit's epoch loop for every tf.distribute strategy: ``strategy.run`` of the model's own
     ``train_step`` (so a Distiller's loss and Keras's loss scaling apply unchanged) on batches from

@@ -78,7 +78,7 @@ def finished_files(paths: RunPaths) -> list[Path]:
 
 def finished(paths: RunPaths) -> bool:
     """A complete model with no run going on (a backup beside a complete model is a clean-up that
-    was interrupted, which utils/training/run.py finishes first)."""
+    was interrupted, which utils/training/trainer.py finishes first)."""
     return paths.is_complete() and not paths.backup.exists()
 
 

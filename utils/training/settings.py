@@ -35,7 +35,7 @@ class TrainSettings:
     lr_schedule: str = "constant"
     width: float = 1.0
     init: str = "glorot"
-    mixed_precision: str = "off"  # the CLI's default is "auto", resolved by utils/tensorflow_runtime.training_runtime
+    mixed_precision: str = "off"  # the CLI's default is "auto", resolved by utils/training/runtime.training_runtime
     jit_compile: str = "auto"
     strategy: str = "auto"
     requested_precision: str | None = None  # what --mixed_precision said, when it was resolved from "auto"

@@ -1,0 +1,124 @@
+"""The reports that turn finished runs into evidence: the convergence check, the alpha × T grid and the
+paired comparison of two reproductions (on fake runs: what they read is files, not models)."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from utils.errors import InputError
+from utils.evaluation.convergence import convergence, convergence_sentence
+from utils.reproduction.kd_grid import GridSettings, cell_name, plan_seed, write_grid_report
+from utils.reproduction.paired_runs import paired_table
+
+
+def history(path: Path, val_accuracies: list[float]) -> Path:
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["epoch", "accuracy", "val_accuracy"])
+        writer.writerows([i, 0.5, v] for i, v in enumerate(val_accuracies))
+    return path
+
+
+def test_convergence_needs_the_best_level_and_no_more_rise(tmp_path):
+    flat = history(tmp_path / "flat.history.csv", [0.2, 0.5, 0.8, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9])
+    rising = history(tmp_path / "rising.history.csv", [0.1 * i for i in range(10)])
+    fallen = history(tmp_path / "fallen.history.csv", [0.5, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.6, 0.6])
+    check = convergence(flat)
+    assert check.converged and check.last_window == pytest.approx(90) and check.gap == pytest.approx(0)
+    assert not convergence(rising).converged and convergence(rising).gap == pytest.approx(20)  # 65 -> 85
+    assert not convergence(fallen).converged and convergence(fallen).gap == pytest.approx(30)  # best 90, last 60
+    sentence = convergence_sentence([flat, rising, fallen])
+    assert sentence.startswith("Convergence: for 1 of the 3 models") and "not: rising (20.0), fallen (30.0)" in sentence
+
+
+def test_one_lucky_epoch_is_averaged_out(tmp_path):
+    """25 epochs (windows of 5): a single epoch one clip in 60 above the plateau is not a better level."""
+    values = [0.5] * 5 + [0.9] * 20
+    values[12] = 0.9 + 1 / 60
+    check = convergence(history(tmp_path / "lucky.history.csv", values))
+    assert check.converged and check.best_window - check.last_window == pytest.approx(100 / 60 / 5)
+
+
+def fake_model(path: Path, record: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"model")
+    path.with_suffix(".json").write_text(json.dumps({"format": "har-kd-model/1", **record}))
+    return path
+
+
+def fake_reproduction(root: Path, seeds=(0, 1)) -> Path:
+    hyper = {"epochs": 50, "batch_size": 8, "lr": 1e-3, "lr_schedule": "cosine", "init": "motion",
+             "mixed_precision": "off", "mixed_precision_flag": "off"}
+    for seed in seeds:
+        models = root / f"seed_{seed}" / "models"
+        fake_model(models / "teacher_TFS.keras", {"role": "teacher", "hyperparameters": {**hyper, "epochs": 25}})
+        fake_model(models / "student_equal_budget.keras", {"role": "student", "hyperparameters": hyper})
+        for t in (1, 10):
+            fake_model(models / f"student_TFS_T{t}.keras", {
+                "role": "distilled_student", "width": 0.25, "hyperparameters": hyper,
+                "data": {"frames": "/data/frames.npy"}, "distillation": {"alpha": 0.1, "temperature": t}})
+    return root
+
+
+def test_grid_reuses_the_reproductions_cells_and_trains_the_others(tmp_path):
+    reproduction = fake_reproduction(tmp_path / "run")
+    settings = GridSettings(reproduction, (0.1, 0.5), (1.0, 4.0, 10.0), (0, 1), tmp_path / "grid")
+    steps, cells, baseline = plan_seed(settings, 0)
+    assert cells[cell_name(0.1, 1.0)] == reproduction / "seed_0/models/student_TFS_T1.keras"
+    assert cells[cell_name(0.1, 10.0)] == reproduction / "seed_0/models/student_TFS_T10.keras"
+    assert baseline.name == "student_equal_budget.keras"
+    assert [step.title for step in steps] == ["alpha 0.1, T = 4", "alpha 0.5, T = 1, 4, 10"]
+    arguments = steps[1].arguments
+    for flag, value in (("--alpha", "0.5"), ("--epochs", "50"), ("--lr_schedule", "cosine"), ("--init", "motion"),
+                        ("--source", str(reproduction / "seed_0/models/teacher_TFS.keras"))):
+        assert arguments[arguments.index(flag) + 1] == value
+    assert steps[1].outputs[0].name == "student_a0.5_T1.keras" and steps[1].expected["distillation.alpha"] == 0.5
+    with pytest.raises(InputError, match="seed 7 has no finished TFS teacher"):
+        plan_seed(GridSettings(reproduction, (0.1,), (1.0,), (7,), tmp_path / "grid"), 7)
+
+
+def test_grid_report_pairs_each_cell_with_the_baseline_by_seed(tmp_path):
+    settings = GridSettings(tmp_path / "run", (0.1, 0.9), (1.0, 10.0), (0, 1, 2), tmp_path / "grid")
+    settings.output_dir.mkdir()
+    baseline = {0: 80.0, 1: 84.0, 2: 90.0}
+    scores = {"baseline": baseline}
+    for a in settings.alphas:
+        for t in settings.temperatures:
+            shift = 5.0 if (a, t) == (0.9, 1.0) else -1.0
+            scores[cell_name(a, t)] = {s: v + shift + 0.5 * s for s, v in baseline.items()}
+    text = write_grid_report(settings, scores)
+    assert "Largest mean gain: alpha 0.9, T 1: +5.50" in text
+    rows = {(float(r["alpha"]), float(r["temperature"])): r for r in csv.DictReader(open(settings.output_dir /
+                                                                                        "kd_grid.csv"))}
+    assert float(rows[0.9, 1.0]["gain_mean"]) == pytest.approx(5.5)
+    assert float(rows[0.1, 10.0]["gain_mean"]) == pytest.approx(-0.5)
+    assert float(rows[0.1, 10.0]["top1_mean"]) == pytest.approx((80 + 84 + 90) / 3 - 1.0 + 0.5)
+    assert (settings.output_dir / "kd_grid.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def per_seed_table(run: Path, seed: int, accuracies: dict[str, float]) -> None:
+    folder = run / f"seed_{seed}"
+    folder.mkdir(parents=True)
+    with open(folder / "paper_table.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["model", "top1_accuracy_mean", "top1_accuracy_std"])
+        writer.writerows([row, value, ""] for row, value in accuracies.items())
+
+
+def test_paired_table_differences_and_gains_per_seed(tmp_path):
+    for seed in (0, 1, 2):
+        per_seed_table(tmp_path / "corrected", seed, {"TFS Teacher": 90 + seed, "Student w/o KD (equal budget)": 80,
+                                                       "Student-TFS (T=10)": 78 + seed})
+        per_seed_table(tmp_path / "original", seed, {"TFS Teacher": 90 + seed, "Student w/o KD (equal budget)": 80,
+                                                      "Student-TFS (T=10)": 82 + 2 * seed})
+    text, found = paired_table(tmp_path / "original", tmp_path / "corrected", [0, 1, 2], "original code",
+                               "corrected", "Student w/o KD (equal budget)")
+    difference, corrected_gain, original_gain = found["Student-TFS (T=10)"]
+    assert difference.mean == pytest.approx(5.0) and difference.n == 3
+    assert corrected_gain.mean == pytest.approx(-1.0) and original_gain.mean == pytest.approx(4.0)
+    assert found["TFS Teacher"][0].mean == 0 and found["TFS Teacher"][1] is None
+    assert "| Student-TFS (T=10) |" in text
+    with pytest.raises(InputError, match="no row has results for seeds 3"):
+        paired_table(tmp_path / "original", tmp_path / "corrected", [3], "a", "b", "Student w/o KD (equal budget)")
