@@ -79,7 +79,7 @@ REPRO_SEEDS ?= 0 1 2 3 4
 # float32 (--mixed_precision off), as the paper: the same numbers on CPUs with and without bfloat16 units.
 # Batch 8 as the paper; Adam 1e-3 with a warm-up and a cosine decay, so that every model has stopped improving
 # by its last epoch (the caption checks it).
-REPRO_FLAGS ?= --teacher_width 0.25 --student_width 0.25 --teacher_epochs 25 --student_epochs 25 \
+REPRO_FLAGS ?= --teacher_width 0.25 --student_width 0.25 --teacher_epochs 25 --student_epochs 50 \
 	--distill_epochs 50 --batch_size 8 --lr 1e-3 --lr_schedule cosine --init motion --mixed_precision off \
 	--timing_runs 3
 PRETEXT_FLAGS ?= --width 0.25 --epochs 30 --batch_size 16 --lr 5e-4 --lr_schedule cosine --init motion \

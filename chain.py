@@ -18,7 +18,7 @@ import shlex
 import sys
 import time
 
-from utils.cli import ArgumentParser, run
+from utils.cli import ArgumentParser, entry_point
 from utils.errors import InputError
 
 SCRIPTS = ("make_synthetic_dataset.py", "video_to_frames.py", "pretrain_teacher.py", "train_teacher.py",
@@ -63,4 +63,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run(main, "chain.py")
+    entry_point(main, "chain.py")

@@ -21,14 +21,16 @@ from pathlib import Path
 
 from utils.atomic_files import check_outputs_apart, output_lock
 from utils.cli import (
+    BATCH_SIZE,
+    INPUT_FILE,
+    OUTPUT_FOLDER,
+    TIMING_RUNS,
     ArgumentParser,
     add_data_arguments,
     add_other_frames_argument,
     add_split_arguments,
+    entry_point,
     given_split_settings,
-    non_negative_int,
-    positive_int,
-    run,
 )
 from utils.errors import InputError
 
@@ -37,12 +39,12 @@ def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="evaluate.py", description=__doc__)
     add_data_arguments(parser)
     add_other_frames_argument(parser)
-    parser.add_argument("--recognizer", type=Path, nargs="+", required=True, metavar="MODEL",
+    parser.add_argument("--recognizer", type=INPUT_FILE, nargs="+", required=True, metavar="MODEL",
                         help="one or more trained models (.keras/.h5, each with its .json sidecar)")
-    parser.add_argument("--output_dir", type=Path, default=Path("evaluation"),
+    parser.add_argument("--output_dir", type=OUTPUT_FOLDER, default=Path("evaluation"),
                         help="where metrics, predictions, plots and the comparison table go")
-    parser.add_argument("--batch_size", type=positive_int, default=8, help="clips per prediction batch")
-    parser.add_argument("--timing_runs", type=non_negative_int, default=10,
+    parser.add_argument("--batch_size", type=BATCH_SIZE, default=8, help="clips per prediction batch")
+    parser.add_argument("--timing_runs", type=TIMING_RUNS, default=10,
                         help="timed calls per batch size for CPU latency/throughput; 0 skips timing")
     add_split_arguments(parser, inherited="default: each model's own test clips; given, the test clips of that split "
                         "instead, refused where the model has seen any of them")
@@ -91,4 +93,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run(main, "evaluate.py")
+    entry_point(main, "evaluate.py")

@@ -23,20 +23,30 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from utils.cli import INTERRUPTED_TRAINING, ArgumentParser, non_negative_int, positive_float, run, seed_int, unit_interval
+from utils.cli import (
+    ALPHA,
+    INPUT_FOLDER,
+    INTERRUPTED_TRAINING,
+    OUTPUT_FOLDER,
+    SEED,
+    TEMPERATURE,
+    TIMING_RUNS,
+    ArgumentParser,
+    entry_point,
+)
 
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="kd_grid.py", description=__doc__)
-    parser.add_argument("--reproduction", type=Path, required=True,
+    parser.add_argument("--reproduction", type=INPUT_FOLDER, required=True,
                         help="a finished reproduce_paper.py --seeds ... --output_dir (its TFS teachers and students)")
-    parser.add_argument("--alphas", type=unit_interval, nargs="+", default=[0.1, 0.5, 0.9],
+    parser.add_argument("--alphas", type=ALPHA, nargs="+", default=[0.1, 0.5, 0.9],
                         help="weights of the hard-label loss")
-    parser.add_argument("--temperatures", type=positive_float, nargs="+", default=[1.0, 4.0, 10.0])
-    parser.add_argument("--seeds", type=seed_int, nargs="+", default=[0, 1, 2],
+    parser.add_argument("--temperatures", type=TEMPERATURE, nargs="+", default=[1.0, 4.0, 10.0])
+    parser.add_argument("--seeds", type=SEED, nargs="+", default=[0, 1, 2],
                         help="the reproduction's seeds to use")
-    parser.add_argument("--output_dir", type=Path, default=Path("kd_grid"))
-    parser.add_argument("--timing_runs", type=non_negative_int, default=0,
+    parser.add_argument("--output_dir", type=OUTPUT_FOLDER, default=Path("kd_grid"))
+    parser.add_argument("--timing_runs", type=TIMING_RUNS, default=0,
                         help="evaluate.py's timed calls per model (0: no latency measurement)")
     return parser
 
@@ -44,6 +54,7 @@ def build_parser() -> ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     from utils import atomic_files
+    from utils.ownership import claim_run_folder
     from utils.reproduction.kd_grid import GridSettings, run_grid, write_grid_report
 
     settings = GridSettings(args.reproduction, tuple(dict.fromkeys(args.alphas)),
@@ -52,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     atomic_files.require_writable_folder(settings.output_dir, f"--output_dir {settings.output_dir}", create=True)
     atomic_files.check_outputs_apart({"--output_dir": settings.output_dir}, {"--reproduction": settings.reproduction})
     with atomic_files.output_lock(settings.output_dir, "--output_dir"):
+        claim_run_folder(settings.output_dir, "--output_dir", "kd_grid.json", "kd_grid.py")
         text = write_grid_report(settings, run_grid(settings))
     print()
     print(text)
@@ -69,4 +81,4 @@ def main_reporting_killed_steps() -> None:
 
 
 if __name__ == "__main__":
-    run(main_reporting_killed_steps, "kd_grid.py", INTERRUPTED_TRAINING)
+    entry_point(main_reporting_killed_steps, "kd_grid.py", INTERRUPTED_TRAINING)

@@ -23,16 +23,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from utils.cli import (
-    ArgumentParser,
-    non_negative_float,
-    non_negative_int,
-    positive_float,
-    positive_int,
-    run,
-    seed_int,
-    unit_interval,
-)
+from utils.cli import OUTPUT_FILE, OUTPUT_FOLDER, SEED, WORKERS, ArgumentParser, Number, entry_point
 from utils.data.synthetic_dataset import (
     ACTIONS,
     Difficulty,
@@ -44,45 +35,50 @@ from utils.data.synthetic_dataset import (
 from utils.errors import InputError
 from utils.machine import available_cores
 
+ACTION_NAMES = ("target", "pretext", *ACTIONS)
+GROUPS = Number(1, 99, integer=True)  # two digits in the file names, as UCF101's gGG and cCC
+VIDEO_SIDE = Number(32, 4096, integer=True)
+SECONDS = Number(0, 60, low_open=True)
+
 
 def build_parser() -> ArgumentParser:
     defaults, nuisances = SyntheticSpec(), Difficulty()
     parser = ArgumentParser(prog="make_synthetic_dataset.py", description=__doc__,
                             epilog="Actions: target = " + ", ".join(ACTIONS[:6]) + "; pretext = "
                                    + ", ".join(ACTIONS[6:]))
-    parser.add_argument("--output_path", type=Path, default=Path("data/synthetic_videos"),
+    parser.add_argument("--output_path", type=OUTPUT_FOLDER, default=Path("data/synthetic_videos"),
                         help="folder to write the class folders into")
-    parser.add_argument("--actions", nargs="+", default=["target"], metavar="ACTION",
+    parser.add_argument("--actions", nargs="+", default=["target"], metavar="ACTION", choices=ACTION_NAMES,
                         help="the classes, in label order: action names, or 'target' (the six default classes) "
                              "or 'pretext' (six disjoint ones, for pre-training)")
-    parser.add_argument("--classes", type=positive_int, default=None,
+    parser.add_argument("--classes", type=Number(1, len(ACTIONS), integer=True), default=None,
                         help="keep only the first N of --actions")
-    parser.add_argument("--groups", type=positive_int, default=defaults.groups,
+    parser.add_argument("--groups", type=GROUPS, default=defaults.groups,
                         help="groups (one actor in one room, the same in every class) per class")
-    parser.add_argument("--clips_per_group", type=positive_int, default=defaults.clips_per_group)
-    parser.add_argument("--frame_width", type=positive_int, default=defaults.width)
-    parser.add_argument("--frame_height", type=positive_int, default=defaults.height)
-    parser.add_argument("--fps", type=positive_float, default=defaults.fps)
-    parser.add_argument("--min_seconds", type=positive_float, default=defaults.min_seconds,
+    parser.add_argument("--clips_per_group", type=GROUPS, default=defaults.clips_per_group)
+    parser.add_argument("--frame_width", type=VIDEO_SIDE, default=defaults.width)
+    parser.add_argument("--frame_height", type=VIDEO_SIDE, default=defaults.height)
+    parser.add_argument("--fps", type=Number(0, 240, low_open=True), default=defaults.fps)
+    parser.add_argument("--min_seconds", type=SECONDS, default=defaults.min_seconds,
                         help="shortest clip (clip length is a difficulty knob: shorter clips leave "
                              "fewer frames between the 16 sampled ones)")
-    parser.add_argument("--max_seconds", type=positive_float, default=defaults.max_seconds, help="longest clip")
-    parser.add_argument("--seed", type=seed_int, default=defaults.seed)
-    parser.add_argument("--workers", type=positive_int, default=available_cores(),
+    parser.add_argument("--max_seconds", type=SECONDS, default=defaults.max_seconds, help="longest clip")
+    parser.add_argument("--seed", type=SEED, default=defaults.seed)
+    parser.add_argument("--workers", type=WORKERS, default=available_cores(),
                         help="rendering processes (default: all cores)")
-    parser.add_argument("--preview", type=Path, default=None, metavar="IMAGE",
+    parser.add_argument("--preview", type=OUTPUT_FILE, default=None, metavar="IMAGE",
                         help="write only a picture (.png, .jpg) of one clip per class, all in group 1's room (8 of "
                              "the 16 frames extraction keeps), no videos: to look at a setting before generating")
-    parser.add_argument("--preview_size", type=positive_int, default=None, metavar="PIXELS",
+    parser.add_argument("--preview_size", type=Number(16, 4096, integer=True), default=None, metavar="PIXELS",
                         help="show the preview's frames as extraction stores them at PIXELS x PIXELS")
     difficulty = parser.add_argument_group("difficulty", "nuisances drawn independently of the class")
-    difficulty.add_argument("--distractors", type=non_negative_int, default=nuisances.distractors,
+    difficulty.add_argument("--distractors", type=Number(0, 50, integer=True), default=nuisances.distractors,
                             help="objects drifting across the room in every clip (motion that is not the action)")
-    difficulty.add_argument("--camera_shake", type=non_negative_float, default=nuisances.camera_shake,
+    difficulty.add_argument("--camera_shake", type=Number(0, 20), default=nuisances.camera_shake,
                             help="standard deviation of the whole frame's jitter, in pixels of the video")
-    difficulty.add_argument("--occlusion", type=unit_interval, default=nuisances.occlusion,
+    difficulty.add_argument("--occlusion", type=Number(0, 1), default=nuisances.occlusion,
                             help="probability that a clip has a pillar in front of the actor")
-    difficulty.add_argument("--noise", type=non_negative_float, default=nuisances.noise,
+    difficulty.add_argument("--noise", type=Number(0, 64), default=nuisances.noise,
                             help="largest standard deviation of the sensor noise, in grey levels (each clip "
                                  "draws 30-100%% of it)")
     return parser
@@ -102,6 +98,10 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as error:
         raise InputError(str(error)) from None
     if args.preview is not None:
+        from utils.data.synthetic_dataset import is_preview
+        from utils.ownership import Target, claim
+
+        claim([Target(args.preview, "--preview", ours=is_preview)], overwrite=False, aside=None)
         try:
             print(f"wrote {contact_sheet(spec, args.preview, size=args.preview_size)}")
         except OSError as error:
@@ -119,4 +119,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run(main, "make_synthetic_dataset.py")
+    entry_point(main, "make_synthetic_dataset.py")

@@ -25,13 +25,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from utils.cli import (
+    FRAMES_INPUT,
     INTERRUPTED_TRAINING,
+    OUTPUT_FILE,
+    SEED,
     ArgumentParser,
     add_data_arguments,
     add_split_arguments,
     add_training_arguments,
-    run,
-    seed_int,
+    entry_point,
 )
 from utils.data.frames_data import open_frames
 from utils.errors import InputError
@@ -46,15 +48,15 @@ def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="pretrain_teacher.py", description=__doc__)
     add_data_arguments(parser)
     add_training_arguments(parser, epochs=50, output="outputs/pretext_c3d.keras")
-    parser.add_argument("--weights_output", type=Path, default=None,
+    parser.add_argument("--weights_output", type=OUTPUT_FILE, default=None,
                         help="the weights in the Sports-1M port's layout (default: OUTPUT_sports1M_weights_tf.h5 "
                              "beside the model)")
     probe = parser.add_argument_group("transfer check", "a linear probe on the frozen fc7 features: a logistic "
                                       "regression trained on the target's training clips, scored on its test clips "
                                       "(utils/evaluation/linear_probe.py); printed and recorded in the weights file")
-    probe.add_argument("--probe_data", type=Path, default=None, metavar="FRAMES",
+    probe.add_argument("--probe_data", type=FRAMES_INPUT, default=None, metavar="FRAMES",
                        help="the target's frames folder (same clip size as --data)")
-    probe.add_argument("--probe_seeds", type=seed_int, nargs="+", default=[0], metavar="SEED",
+    probe.add_argument("--probe_seeds", type=SEED, nargs="+", default=[0], metavar="SEED",
                        help="the target's random 80/20 splits to probe, one per seed (the reproduction's seeds)")
     add_split_arguments(parser)
     return parser
@@ -88,9 +90,14 @@ def main(argv: list[str] | None = None) -> None:
     import keras
 
     from models.initialisation import initialise
-    from models.sports1m import sports1m_c3d_full, write_sports1m_weights
+    from models.sports1m import sports1m_c3d_full, weights_pretext, write_sports1m_weights
+    from utils.ownership import Target, claim
     from utils.sidecar import read_sidecar
     from utils.training.trainer import seed_everything, train_and_save
+
+    # a weights file is replaced only if it is a stand-in this project wrote (the real port's has no record)
+    claim([Target(target, "--weights_output", ours=lambda path: weights_pretext(path) is not None)],
+          overwrite=False, aside=None)
 
     if not paths.is_complete() or settings.overwrite:
         seed_everything(settings.seed)
@@ -141,4 +148,4 @@ def _probe(weights: Path, data, seeds: list[int]) -> dict:
 
 
 if __name__ == "__main__":
-    run(main, "pretrain_teacher.py", INTERRUPTED_TRAINING)
+    entry_point(main, "pretrain_teacher.py", INTERRUPTED_TRAINING)

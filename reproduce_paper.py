@@ -32,18 +32,25 @@ import sys
 from pathlib import Path
 
 from utils.cli import (
+    ALPHA,
+    BATCH_SIZE,
+    EPOCHS,
     INITS,
+    INPUT_FILE,
+    INPUT_FOLDER,
     INTERRUPTED_TRAINING,
+    LEARNING_RATE,
     LR_SCHEDULES,
+    OUTPUT_FOLDER,
+    PRECISIONS,
+    SEED,
+    TEMPERATURE,
+    TIMING_RUNS,
+    WIDTH,
     ArgumentParser,
     add_data_arguments,
     add_split_arguments,
-    non_negative_int,
-    positive_float,
-    positive_int,
-    run,
-    seed_int,
-    unit_interval,
+    entry_point,
 )
 from utils.errors import InputError
 from utils.evaluation.paper_results import DATASETS, TEMPERATURES
@@ -52,47 +59,47 @@ from utils.evaluation.paper_results import DATASETS, TEMPERATURES
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="reproduce_paper.py", description=__doc__)
     add_data_arguments(parser)
-    parser.add_argument("--weights", type=Path, default=None,
+    parser.add_argument("--weights", type=INPUT_FILE, default=None,
                         help="Sports-1M C3D weights (sports1M_weights_tf.h5, or a stand-in from pretrain_teacher.py) "
                              "for the TUTL rows; without it they are marked not run")
-    parser.add_argument("--output_dir", type=Path, default=Path("reproduction"), help="where everything goes")
-    parser.add_argument("--compare_with", type=Path, default=None, metavar="DIR",
+    parser.add_argument("--output_dir", type=OUTPUT_FOLDER, default=Path("reproduction"), help="where everything goes")
+    parser.add_argument("--compare_with", type=INPUT_FOLDER, default=None, metavar="DIR",
                         help="another reproduction's --output_dir, of the same data and seeds (e.g. the corrected run "
                              "beside an --original_code one): writes paired_comparison.md, each row beside that run's "
                              "with the difference paired by seed")
     parser.add_argument("--dataset", choices=DATASETS, default=None,
                         help="which published column to compare with (default: guessed from the --data folder "
                              "name; all four if none matches)")
-    parser.add_argument("--seeds", type=seed_int, nargs="+", default=None, metavar="SEED",
+    parser.add_argument("--seeds", type=SEED, nargs="+", default=None, metavar="SEED",
                         help="repeat the protocol once per seed (split, weights, shuffling), each in seed_S/, and "
                              "report mean ± std and the gains' 95%% intervals; replaces --seed")
     group = parser.add_argument_group("training (the paper's values by default)")
-    group.add_argument("--epochs", type=positive_int, default=None,
+    group.add_argument("--epochs", type=EPOCHS, default=None,
                        help="one number of epochs for every model (a quick run); overrides the three below")
-    group.add_argument("--teacher_epochs", type=positive_int, default=50, help="epochs of each teacher")
-    group.add_argument("--student_epochs", type=positive_int, default=50,
+    group.add_argument("--teacher_epochs", type=EPOCHS, default=50, help="epochs of each teacher")
+    group.add_argument("--student_epochs", type=EPOCHS, default=50,
                        help="epochs of the student without distillation (the paper does not say); a second such "
                             "student is trained for --distill_epochs, the distilled students' budget")
-    group.add_argument("--distill_epochs", type=positive_int, default=100, help="epochs of each distilled student")
-    group.add_argument("--batch_size", type=positive_int, default=8, help="clips per step")
-    group.add_argument("--lr", type=positive_float, default=1e-4, help="Adam learning rate")
+    group.add_argument("--distill_epochs", type=EPOCHS, default=100, help="epochs of each distilled student")
+    group.add_argument("--batch_size", type=BATCH_SIZE, default=8, help="clips per step")
+    group.add_argument("--lr", type=LEARNING_RATE, default=1e-4, help="Adam learning rate")
     group.add_argument("--lr_schedule", choices=LR_SCHEDULES, default="constant",
                        help="learning rate over each run (see train_teacher.py --help); constant is the paper's")
-    group.add_argument("--mixed_precision", choices=("auto", "off", "float16", "bfloat16"), default="auto",
+    group.add_argument("--mixed_precision", choices=PRECISIONS, default="auto",
                        help="training precision of every model (see train_teacher.py --help); off is the paper's "
                             "float32")
     group.add_argument("--init", choices=INITS, default="glorot",
                        help="initial weights of the TFS teacher and the students (see train_teacher.py --help)")
-    group.add_argument("--teacher_width", type=positive_float, default=1.0,
+    group.add_argument("--teacher_width", type=WIDTH, default=1.0,
                        help="channel multiplier of the TFS teacher (the TUTL teacher's is its weights file's)")
-    group.add_argument("--student_width", type=positive_float, default=1.0, help="channel multiplier of the students")
-    group.add_argument("--alpha", type=unit_interval, default=0.1, help="weight of the hard-label loss")
-    group.add_argument("--temperatures", type=positive_float, nargs="+", default=list(TEMPERATURES),
+    group.add_argument("--student_width", type=WIDTH, default=1.0, help="channel multiplier of the students")
+    group.add_argument("--alpha", type=ALPHA, default=0.1, help="weight of the hard-label loss")
+    group.add_argument("--temperatures", type=TEMPERATURE, nargs="+", default=list(TEMPERATURES),
                        help="distillation temperatures")
     group.add_argument("--original_code", action="store_true",
                        help="an ablation: every model computes what the authors' code computed (networks ending in "
                             "softmax, the temperature dividing probabilities; see train_teacher.py --help)")
-    group.add_argument("--timing_runs", type=non_negative_int, default=10,
+    group.add_argument("--timing_runs", type=TIMING_RUNS, default=10,
                        help="evaluate.py's timed calls per model for CPU latency/throughput (0: skip)")
     add_split_arguments(parser)
     return parser
@@ -100,11 +107,6 @@ def build_parser() -> ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    if args.timing_runs < 0:
-        raise InputError(f"--timing_runs must be 0 or more, got {args.timing_runs}")
-    for seed in args.seeds or []:
-        if not 0 <= seed < 2**32:
-            raise InputError(f"--seeds {seed}: a seed is an integer from 0 to 2**32 - 1")
     from utils.reproduction.protocol import ReproductionSettings
     from utils.reproduction.report import reproduce, write_paired_comparison
 
@@ -127,4 +129,4 @@ def main_reporting_killed_steps() -> None:
 
 
 if __name__ == "__main__":
-    run(main_reporting_killed_steps, "reproduce_paper.py", INTERRUPTED_TRAINING)
+    entry_point(main_reporting_killed_steps, "reproduce_paper.py", INTERRUPTED_TRAINING)

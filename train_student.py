@@ -17,7 +17,7 @@ from utils.cli import (
     add_original_code_argument,
     add_split_arguments,
     add_training_arguments,
-    run,
+    entry_point,
 )
 from utils.training.settings import TrainSettings, data_and_split
 
@@ -57,4 +57,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run(main, "train_student.py", INTERRUPTED_TRAINING)
+    entry_point(main, "train_student.py", INTERRUPTED_TRAINING)

@@ -17,16 +17,16 @@ Killed or interrupted, the same command resumes from the last finished epoch.
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 from utils.cli import (
+    INPUT_FILE,
     INTERRUPTED_TRAINING,
     ArgumentParser,
     add_data_arguments,
     add_original_code_argument,
     add_split_arguments,
     add_training_arguments,
-    run,
+    entry_point,
 )
 from utils.errors import InputError
 from utils.training.settings import TrainSettings, data_and_split
@@ -40,7 +40,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--task", choices=TASKS, default="train_local_teacher",
                         help="train_local_teacher: C3D from scratch (TFS); fintuning_C3D_Sports1M: Sports-1M "
                              "C3D with a new head (TUTL, needs --weights)")
-    parser.add_argument("--weights", type=Path, default=None,
+    parser.add_argument("--weights", type=INPUT_FILE, default=None,
                         help="Sports-1M C3D weights (sports1M_weights_tf.h5 of the public Keras port, or a stand-in "
                              "written by pretrain_teacher.py); the TUTL teacher's width is the file's")
     add_training_arguments(parser, epochs=50, output="outputs/teacher.keras")
@@ -91,4 +91,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run(main, "train_teacher.py", INTERRUPTED_TRAINING)
+    entry_point(main, "train_teacher.py", INTERRUPTED_TRAINING)

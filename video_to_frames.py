@@ -14,9 +14,7 @@ docs/extraction.md). Example:
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from utils.cli import ArgumentParser, positive_int, run
+from utils.cli import FRAME_SIDE, FRAMES_PER_CLIP, INPUT_FOLDER, OUTPUT_FOLDER, WORKERS, ArgumentParser, entry_point
 from utils.data.frame_extraction import ClipSettings, extract_frames
 from utils.data.frame_sampler import SHORT_VIDEO_POLICIES
 from utils.machine import available_cores
@@ -24,14 +22,14 @@ from utils.machine import available_cores
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="video_to_frames.py", description=__doc__)
-    parser.add_argument("--input_path", type=Path, required=True,
+    parser.add_argument("--input_path", type=INPUT_FOLDER, required=True,
                         help="folder with one sub-folder of videos per class (searched recursively)")
-    parser.add_argument("--sequence_length", type=positive_int, default=16, help="frames per clip (T)")
-    parser.add_argument("--frame_height", type=positive_int, default=112, help="stored frame height (H)")
-    parser.add_argument("--frame_width", type=positive_int, default=112, help="stored frame width (W)")
-    parser.add_argument("--output_path", type=Path, required=True,
+    parser.add_argument("--sequence_length", type=FRAMES_PER_CLIP, default=16, help="frames per clip (T)")
+    parser.add_argument("--frame_height", type=FRAME_SIDE, default=112, help="stored frame height (H)")
+    parser.add_argument("--frame_width", type=FRAME_SIDE, default=112, help="stored frame width (W)")
+    parser.add_argument("--output_path", type=OUTPUT_FOLDER, required=True,
                         help="folder for frames.npy and the other outputs (created if missing)")
-    parser.add_argument("--workers", type=positive_int, default=available_cores(),
+    parser.add_argument("--workers", type=WORKERS, default=available_cores(),
                         help="decoding processes (default: all cores of this machine)")
     parser.add_argument("--short_videos", choices=SHORT_VIDEO_POLICIES, default="drop",
                         help="videos with fewer than T frames: drop them (as the paper) or pad by "
@@ -54,4 +52,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run(main, "video_to_frames.py")
+    entry_point(main, "video_to_frames.py")

@@ -48,9 +48,9 @@ def main(argv: list[str] | None = None) -> dict:
     from utils.data.splits import SplitSettings, make_split
     from utils.training.curves import read_history
     from utils.training.outputs import RunPaths
-    from utils.training.trainer import seed_everything, train_and_save
     from utils.training.settings import TrainSettings
     from utils.training.teacher_cache import file_sha256, teacher_logits_table
+    from utils.training.trainer import seed_everything, train_and_save
 
     clips = args.clips * (4 if args.large else 1)
     data = open_frames(real_frames_folder(args.workdir / "frames", clips=clips, shape=(16, 32, 32)))

@@ -128,27 +128,11 @@ def scaled(units: int, width: float) -> int:
 
 @keras.saving.register_keras_serializable(package="har_kd")
 class Sports1MPreprocess(layers.Layer):
-    """Turns our uint8 RGB frames into what the Sports-1M C3D weights were trained on.
-
-    The weights come from the Caffe C3D model (Tran et al. 2015), which read frames with OpenCV,
-    so in **BGR** order, kept pixels on the **0-255** scale and subtracted the training-set mean.
-    The conversions behind sports1M_weights_tf.h5 (Caffe -> Theano Keras -> TensorFlow Keras)
-    transpose axes and flip kernels spatially but never permute conv1's input channels, and the
-    port authors' own readers (axon-research/c3d-keras, the ActivityNet 2016 code of the Theano
-    port's author) feed OpenCV frames: the port expects BGR, 0-255, minus the mean.
-
-    The mean: Caffe subtracted a 16x128x171 mean cube; Keras users of these weights subtract that
-    cube or its per-channel average (the ActivityNet code averages it over time, height and
-    width). The cube is not available offline, so we use the per-channel values B 90, G 98, R 102
-    that C3D's Caffe training configuration gives as ``mean_value`` (chuckcho/video-caffe, the C3D
-    UCF-101 example; common PyTorch C3D code subtracts the same numbers from OpenCV frames). A
-    per-channel mean also suits our 112x112 frames, to which the cube's 128x171 layout does not
-    apply.
-
-    ``scale`` (1 for the port) multiplies the result: pre-training a stand-in with Adam needs inputs
-    near unit scale (an Adam step moves each weight by about the learning rate, which on conv1 of a
-    0-255 input is 255 times too far), so models/sports1m.py trains at 1/255 and folds the scale
-    into conv1 when it writes the port's file.
+    """Turns our uint8 RGB frames into what the Sports-1M C3D weights were trained on: BGR order, the 0-255
+    scale, minus the per-channel means B 90, G 98, R 102 of C3D's Caffe training configuration (why these, and
+    not the port's mean cube: docs/training.md, "Sports-1M weights"). ``scale`` (1 for the port) multiplies the
+    result: a stand-in pre-trained with Adam needs inputs near unit scale, so models/sports1m.py trains at 1/255
+    and folds the scale into conv1 when it writes the port's file.
     """
 
     def __init__(self, mean_bgr: Sequence[float] = SPORTS1M_MEAN_BGR, scale: float = 1.0, **kwargs):

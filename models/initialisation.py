@@ -1,21 +1,7 @@
-"""Initial weights of the C3D networks: the paper's, or a start that sees motion.
-
-``glorot`` (the paper's): Keras's defaults, Glorot-uniform kernels and zero biases, as the original
-Keras 2.7 code had them.
-
-``motion``: He-normal kernels (He et al. 2015, the scale for ReLU layers) and zero biases, with the
-first convolution's kernels made **temporal differences**: each conv1 filter is a random spatial
-3x3 filter w applied as (w, 0, -w) over three consecutive frames. At initialisation the network
-then answers to what changes between frames and not to the static scene.
-
-Why it is offered: with the paper's layers (plain ReLU, no normalisation, dropout after pool3,
-pool4, pool5, fc6 and fc7) and Glorot initialisation, a random network's responses are dominated by
-the static scene, which is the same for every class; dropout's noise, proportional to those
-responses, then hides the small class-dependent part (a linear probe on the pool4 features of a
-random width-0.25 teacher scores 80% on the synthetic actions without dropout and 19% with it).
-Training sits on the ln(K) loss plateau until early layers have grown motion-selective: 17 epochs
-for the student on the synthetic set at Adam 3e-4, against 1 epoch with ``motion``. Only the
-starting point changes; the architecture and the loss are the paper's.
+"""Initial weights of the C3D networks: the paper's (``glorot``: Keras's defaults), or ``motion``: He-normal
+kernels, zero biases, and conv1's kernels made temporal differences ((w, 0, -w) over three consecutive frames),
+so that a random network answers to what changes between frames rather than to the static scene. Why it is
+offered, and what it changes: docs/training.md, "Initialisation".
 """
 
 from __future__ import annotations
@@ -23,7 +9,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-INITS = ("glorot", "motion")
+from utils.cli import INITS
 
 
 def temporal_difference(kernel: np.ndarray) -> np.ndarray:

@@ -1,6 +1,8 @@
 """The bad-input matrix: the cases, their shared data and the check, run by tests/test_bad_input*.py.
 
-The bad-input contract, case by case, on the real scripts run as a user runs them.
+The bad-input contract, case by case, on the real scripts: each script's main() run in the test's process
+with its arguments, inside the scripts' own error boundary (tests/scripts.run_in_process), so a case costs
+no TensorFlow start-up. tests/test_bad_flags.py adds the cases generated from each flag's declared role.
 
 Every case must end with exit status 2, one line on stderr that names the file or flag and the
 problem, no traceback, and must leave what the user already had untouched: each case points the
@@ -19,7 +21,7 @@ import numpy as np
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import assert_one_line_error, lock_held_by_another_process, run_script, snapshot
+from tests.scripts import assert_one_line_error, lock_held_by_another_process, run_in_process, snapshot
 from tests.video_factory import write_video
 
 SHAPE = (16, 16, 16)
@@ -34,7 +36,8 @@ def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("bad_input")
     frames = write_frames_folder(root / "frames", groups=4, clips=3, shape=SHAPE)
     teacher = root / "teacher.keras"
-    result = run_script("train_teacher.py", "--data", frames, "--output_path", teacher, "--logdir", root / "tb", *TINY)
+    result = run_in_process("train_teacher.py", "--data", frames, "--output_path", teacher, "--logdir", root / "tb",
+                            *TINY)
     assert result.returncode == 0, result.stderr
     record = json.loads(teacher.with_suffix(".json").read_text())
 
@@ -392,14 +395,12 @@ def check_case(setup: dict, case: str) -> None:
     if any("{read_only}" in a for a in arguments):
         values["read_only"] = str(read_only_folder(setup["root"]))
     before = snapshot(setup["previous"])
-    environment = {**os.environ, **ENVIRONMENT.get(case, {})}
-    if case not in ENVIRONMENT:
-        environment.pop("TF_CONFIG", None)
+    environment = ENVIRONMENT.get(case, {"TF_CONFIG": None})
     with contextlib.ExitStack() as held:
         for argument in arguments:  # a case writing into {root}/locked/ meets another run holding its output
             if "{root}/locked/" in argument:
                 held.enter_context(lock_held_by_another_process(Path(argument.format(**values))))
-        result = run_script(script, *[a.format(**values) for a in BASE[script] + arguments], env=environment)
+        result = run_in_process(script, *[a.format(**values) for a in BASE[script] + arguments], env=environment)
     assert_one_line_error(result, *[f.format(**values) for f in fragments])
     assert snapshot(setup["previous"]) == before
     assert sorted(p.name for p in setup["previous"].iterdir()) == ["model.history.csv", "model.json", "model.keras"]

@@ -16,8 +16,38 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_script(script: str, *args, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
+    """A fresh Python process: for what truly needs one (kills, crashes, locks, a clean TensorFlow)."""
     return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def run_in_process(script: str, *args, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The script's main() in this process, inside the scripts' own error boundary (utils/cli.entry_point), with
+    stdout and stderr captured and ``env`` (variables to set, None values to remove) in force meanwhile: the same
+    exit status and lines as ``run_script`` without a TensorFlow start-up per call."""
+    import importlib
+    import io
+
+    from utils.cli import entry_point
+
+    module = importlib.import_module(script.removesuffix(".py"))
+    out, err = io.StringIO(), io.StringIO()
+    saved = {name: os.environ.get(name) for name in (env or {})}
+    status = 0
+    try:
+        for name, value in (env or {}).items():
+            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                entry_point(lambda: module.main([str(a) for a in args]), script)
+            except SystemExit as exit_:
+                status = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    finally:
+        for name, value in saved.items():
+            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
+        if "keras" in sys.modules:
+            sys.modules["keras"].backend.clear_session()
+    return subprocess.CompletedProcess([script, *map(str, args)], status, out.getvalue(), err.getvalue())
 
 
 def start_script(script: str, *args, **kwargs) -> subprocess.Popen:

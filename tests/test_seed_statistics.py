@@ -5,10 +5,9 @@ import math
 import pytest
 from scipy import stats
 
-from utils.evaluation.paper_results import ROWS
+from utils.evaluation.paper_results import BASELINE_ROW, EQUAL_BUDGET_ROW, ROWS
 from utils.evaluation.paper_table import gain, paper_table, teacher_comparison
 from utils.evaluation.seed_statistics import paired_differences, summarise
-from utils.evaluation.paper_results import BASELINE_ROW, EQUAL_BUDGET_ROW
 
 
 def test_summary_is_the_sample_mean_std_and_t_interval():

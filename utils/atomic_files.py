@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import threading
 from collections.abc import Iterator
@@ -93,6 +94,15 @@ def interrupts_deferred() -> Iterator[None]:
 
 
 LOCK_SUFFIX = ".lock"
+LOCK_RECORD = re.compile(r"(pid \d+)?")  # what a lock file holds: its holder, or nothing once released
+
+
+def _head(path: Path, size: int = 64) -> str:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(size).decode("ascii", "replace").strip()
+    except OSError:
+        return ""
 
 
 @contextlib.contextmanager
@@ -113,6 +123,9 @@ def output_lock(output: Path, what: str) -> Iterator[Path]:
 
     output = Path(output)
     path = output.with_name(output.name + LOCK_SUFFIX)
+    if path.is_dir() or (path.is_file() and not LOCK_RECORD.fullmatch(_head(path))):
+        raise InputError(f"{what}: {path} is in the way of this run's lock (it is not a lock this project wrote); "
+                         "move it away or choose another output")
     while True:
         try:
             handle = open(path, "a+")

@@ -7,15 +7,21 @@ no traceback; Ctrl-C ends with status 130 and a line instead of a traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from utils.errors import InputError
 
 EXIT_BAD_INPUT = 2
-INITS = ("glorot", "motion")
-LR_SCHEDULES = ("constant", "cosine")  # models/initialisation.py's schemes, named here so --help needs no TensorFlow
+INITS = ("glorot", "motion")  # models/initialisation.py's schemes, named here so --help needs no TensorFlow
+LR_SCHEDULES = ("constant", "cosine")  # utils/training/settings.TrainSettings.optimizer's
+JIT_COMPILE = ("auto", "on", "off")
+PRECISIONS = ("auto", "off", "float16", "bfloat16")  # utils/training/precision.resolve_precision's
+STRATEGIES = ("auto", "none", "mirrored", "multiworker")  # utils/training/distribution.make_strategy's
+SPLIT_PROTOCOLS = ("random", "group", "official")
 EXIT_INTERRUPTED = 130
 
 
@@ -40,45 +46,92 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+@dataclass(frozen=True)
+class Number:
+    """An argparse type for a number flag with its declared range, checked before any work: NaN, the
+    infinities and anything outside [low, high] are refused in the flag's one-line error (the ends
+    are excluded where ``low_open`` / ``high_open``). tests/test_bad_flags.py generates the cases
+    every range calls for from these declarations."""
+
+    low: float
+    high: float
+    integer: bool = False
+    low_open: bool = False
+    high_open: bool = False
+
+    @property
+    def __name__(self) -> str:  # argparse names the type in some messages
+        return "integer" if self.integer else "number"
+
+    def describe(self) -> str:
+        kind = "an integer" if self.integer else "a finite number"
+        low, high = (f"{int(v)}" if self.integer else f"{v:g}" for v in (self.low, self.high))
+        if self.low_open and self.high_open:
+            return f"{kind} between {low} and {high} (both excluded)"
+        if self.low_open:
+            return f"{kind} above {low} and at most {high}"
+        if self.high_open:
+            return f"{kind} from {low} and below {high}"
+        return f"{kind} from {low} to {high}"
+
+    def contains(self, value: float) -> bool:
+        return (math.isfinite(value) and (value > self.low if self.low_open else value >= self.low)
+                and (value < self.high if self.high_open else value <= self.high))
+
+    def __call__(self, text: str):
+        try:
+            value = int(text) if self.integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {self.describe()}, got {text!r}") from None
+        if not self.contains(value):
+            raise argparse.ArgumentTypeError(f"must be {self.describe()}, got {text}")
+        return value
 
 
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
-    return value
+# The ranges of the numbers the scripts take (shared where several scripts take the same one).
+BATCH_SIZE = Number(1, 65536, integer=True)
+EPOCHS = Number(1, 100_000, integer=True)
+STEPS = Number(1, 10**9, integer=True)
+LEARNING_RATE = Number(0, 1, low_open=True)
+WIDTH = Number(0, 8, low_open=True)  # 8x the paper's channels: larger models do not fit a machine here
+TEMPERATURE = Number(0, 1000, low_open=True)
+ALPHA = Number(0, 1)
+SEED = Number(0, 2**32 - 1, integer=True)  # what NumPy and TensorFlow both accept
+FRACTION_OPEN = Number(0, 1, low_open=True, high_open=True)
+FRACTION_BELOW_ONE = Number(0, 1, high_open=True)
+TIMING_RUNS = Number(0, 100_000, integer=True)
+CLIP_COUNT = Number(0, 10**9, integer=True)
+WORKERS = Number(1, 1024, integer=True)
+FRAMES_PER_CLIP = Number(1, 1024, integer=True)
+FRAME_SIDE = Number(1, 4096, integer=True)
 
 
-def seed_int(text: str) -> int:
-    """A random seed NumPy and TensorFlow both accept: 0 to 2**32 - 1."""
-    value = int(text)
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 4294967295, got {text}")
-    return value
+class PathFlag:
+    """An argparse type for a path flag, declaring its role: what the script does with the path (reads a
+    file or a folder, writes one, logs into one). tests/test_bad_flags.py generates the bad-input cases
+    each role calls for (a folder where a file goes, a path under a file, a user's file at the name, ...)."""
+
+    def __init__(self, role: str, absolute: bool = False):
+        self.role, self.absolute, self.__name__ = role, absolute, role
+
+    def __call__(self, text: str) -> Path:
+        if not text:
+            raise argparse.ArgumentTypeError("an empty path")
+        path = Path(text).expanduser()
+        return path.resolve() if self.absolute else path
+
+    def __repr__(self) -> str:
+        return f"PathFlag({self.role!r})"
 
 
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number (finite), got {text}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    value = float(text)
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
-
-
-def absolute_path(text: str) -> Path:
-    """For paths recorded in sidecars: a later step may run from another working directory."""
-    return Path(text).expanduser().resolve()
+INPUT_FILE = PathFlag("input file")
+INPUT_FOLDER = PathFlag("input folder")
+FRAMES_INPUT = PathFlag("frames input")  # a frames folder, or its frames.npy
+OUTPUT_FILE = PathFlag("output file")
+OUTPUT_FOLDER = PathFlag("output folder")
+HISTORY_FILE = PathFlag("history file")
+TENSORBOARD_FOLDER = PathFlag("TensorBoard folder")
+ABSOLUTE_INPUT_FOLDER = PathFlag("input folder", absolute=True)  # recorded in sidecars: later steps may run elsewhere
 
 
 INTERRUPTED = "interrupted; nothing incomplete was kept. Run the same command again."
@@ -86,44 +139,60 @@ INTERRUPTED_TRAINING = ("interrupted; the epochs finished so far are kept. Run t
                         "from the last one.")
 
 
-def run(main: Callable[[], None], prog: str, interrupted: str = INTERRUPTED) -> None:
-    """Call ``main`` and turn InputError and Ctrl-C into the contract's exits; ``interrupted`` is
-    what Ctrl-C prints (how to resume)."""
+def entry_point(main: Callable[[], None], prog: str, interrupted: str = INTERRUPTED) -> None:
+    """Call ``main`` inside the scripts' one error boundary: problems that come from the user's files,
+    settings or machine (bad input, a path that cannot be read or written, a full disk, too little
+    memory) end in one line on stderr and exit status 2; Ctrl-C ends with status 130 and
+    ``interrupted`` (how to resume). Anything else is a bug of this project and keeps its traceback."""
     try:
         main()
-    except InputError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         print(f"\n{prog}: {interrupted}", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
-    except Exception as error:  # noqa: BLE001  only a full disk is turned into a line; the rest re-raised
-        from utils.atomic_files import disk_full_error
-
-        full = disk_full_error(error)
-        if full is None:
+    except Exception as error:  # noqa: BLE001  only the user's side is turned into a line; the rest re-raised
+        message = user_side_problem(error)
+        if message is None:
             raise
-        where = f" writing {full.filename}" if getattr(full, "filename", None) else ""
-        print(f"{prog}: error: disk full{where} ({full.strerror or 'no space left on device'}); partial files were "
-              "removed and earlier outputs kept. Free some space and run the same command again.", file=sys.stderr)
+        print(f"{prog}: error: {message}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
+
+
+def user_side_problem(error: BaseException) -> str | None:
+    """The one line for an error that comes from the user's files, settings or machine; None for a bug."""
+    from utils.atomic_files import disk_full_error
+
+    if isinstance(error, InputError):
+        return str(error)
+    full = disk_full_error(error)
+    if full is not None:
+        where = f" writing {full.filename}" if getattr(full, "filename", None) else ""
+        return (f"disk full{where} ({full.strerror or 'no space left on device'}); partial files were removed and "
+                "earlier outputs kept. Free some space and run the same command again.")
+    if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
+        return ("out of memory (" + " ".join(str(error).split())[:160] + "); try a smaller --batch_size, or free memory "
+                "and run the same command again")
+    if isinstance(error, OSError) and getattr(error, "filename", None):
+        return f"{error.filename}: {error.strerror or error} (check the path and its permissions)"
+    if type(error).__module__.startswith("tensorflow") and _file_system_message(str(error)):
+        return " ".join(str(error).split())[:300] + " (check the path and its permissions)"
+    return None
+
+
+def _file_system_message(text: str) -> bool:
+    """Whether a TensorFlow error is about a path it could not use (its file system layer says so)."""
+    return any(phrase in text.lower() for phrase in ("not a directory", "is a directory", "permission denied",
+                                                     "read-only file system", "no such file or directory",
+                                                     "failed to create a directory", "file exists"))
 
 
 # --- argument groups shared by the training scripts ---------------------------------------------
 
 
-def unit_interval(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
-
-
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data")
-    group.add_argument("--data", type=Path, required=True,
+    group.add_argument("--data", type=FRAMES_INPUT, required=True,
                        help="frames folder written by video_to_frames.py (or its frames.npy)")
-    group.add_argument("--annotations", type=Path, default=None,
+    group.add_argument("--annotations", type=INPUT_FILE, default=None,
                        help="labels file (default: labels.npy beside frames.npy)")
 
 
@@ -143,16 +212,16 @@ def add_split_arguments(parser: argparse.ArgumentParser, inherited: str | None =
         defaults = dict.fromkeys(defaults)
     group = parser.add_argument_group(
         "split", "train/validation/test split; recorded in the model's sidecar" + (f"; {inherited}" if inherited else ""))
-    group.add_argument("--split", choices=("random", "group", "official"), default=defaults["split"],
+    group.add_argument("--split", choices=SPLIT_PROTOCOLS, default=defaults["split"],
                        help="random: stratified over clips (the paper); group: all clips of a UCF group on one "
                             "side; official: UCF101/HMDB51 split lists from --split_dir")
-    group.add_argument("--test_size", type=unit_interval, default=defaults["test_size"],
+    group.add_argument("--test_size", type=FRACTION_OPEN, default=defaults["test_size"],
                        help="test fraction (random and group splits)")
-    group.add_argument("--val_size", type=unit_interval, default=defaults["val_size"],
+    group.add_argument("--val_size", type=FRACTION_BELOW_ONE, default=defaults["val_size"],
                        help="fraction of the training part held out to pick the best epoch (0: keep the last)")
-    group.add_argument("--seed", type=seed_int, default=defaults["seed"],
+    group.add_argument("--seed", type=SEED, default=defaults["seed"],
                        help="seed of the split, initial weights and shuffling")
-    group.add_argument("--split_dir", type=absolute_path, default=None,
+    group.add_argument("--split_dir", type=ABSOLUTE_INPUT_FOLDER, default=None,
                        help="folder with trainlist0K.txt/testlist0K.txt (UCF101) or *_test_splitK.txt (HMDB51)")
     group.add_argument("--split_id", type=int, choices=(1, 2, 3), default=defaults["split_id"],
                        help="which official split K")
@@ -171,16 +240,16 @@ def given_split_settings(args) -> dict:
 
 def add_training_arguments(parser: argparse.ArgumentParser, epochs: int, output: str) -> argparse._ArgumentGroup:
     group = parser.add_argument_group("training")
-    group.add_argument("--batch_size", type=positive_int, default=8, help="clips per step")
-    group.add_argument("--epochs", type=positive_int, default=epochs, help="training epochs")
-    group.add_argument("--steps", type=positive_int, default=None,
+    group.add_argument("--batch_size", type=BATCH_SIZE, default=8, help="clips per step")
+    group.add_argument("--epochs", type=EPOCHS, default=epochs, help="training epochs")
+    group.add_argument("--steps", type=STEPS, default=None,
                        help="train for at least this many optimizer steps instead: --epochs becomes the fewest whole "
                             "epochs that take them, so that a budget does not depend on the data set's size (the demo)")
-    group.add_argument("--lr", type=positive_float, default=1e-4, help="Adam learning rate")
+    group.add_argument("--lr", type=LEARNING_RATE, default=1e-4, help="Adam learning rate")
     group.add_argument("--lr_schedule", choices=LR_SCHEDULES, default="constant",
                        help="constant: --lr throughout (the paper); cosine: from --lr down to 0 along a half cosine "
                             "over the run's steps, so that the last epochs settle")
-    group.add_argument("--width", type=positive_float, default=1.0,
+    group.add_argument("--width", type=WIDTH, default=1.0,
                        help="channel multiplier of every layer (1.0 = the paper's model)")
     group.add_argument("--init", choices=INITS, default="glorot",
                        help="initial weights: glorot (the paper's, Keras's defaults) or motion (He-normal, conv1 as "
@@ -188,32 +257,33 @@ def add_training_arguments(parser: argparse.ArgumentParser, epochs: int, output:
                             "models/initialisation.py)")
     compute = parser.add_argument_group("compute", "speed settings; they do not change what is saved (always a "
                                         "float32 model)")
-    compute.add_argument("--mixed_precision", choices=("auto", "off", "float16", "bfloat16"), default="auto",
+    compute.add_argument("--mixed_precision", choices=PRECISIONS, default="auto",
                          help="16-bit compute with float32 weights, logits and loss. auto: bfloat16 on a CPU with "
                               "bfloat16 units (avx512_bf16, amx_bf16) or a GPU of compute capability >= 8.0, float16 on "
                               "older GPUs, float32 elsewhere; off: float32, the paper's exact protocol")
-    compute.add_argument("--jit_compile", choices=("auto", "on", "off"), default="auto",
+    compute.add_argument("--jit_compile", choices=JIT_COMPILE, default="auto",
                          help="XLA-compile the training step; auto: Keras's choice, on with a GPU, off on "
                               "CPU-only machines (XLA's CPU 3-D convolutions are several times slower)")
-    compute.add_argument("--strategy", choices=("auto", "none", "mirrored", "multiworker"), default="auto",
+    compute.add_argument("--strategy", choices=STRATEGIES, default="auto",
                          help="tf.distribute strategy: mirrored = all GPUs of this machine, multiworker = the "
                               "machines in TF_CONFIG, auto = mirrored with 2+ GPUs, else none; --batch_size is the "
                               "global batch (see README)")
     outputs = parser.add_argument_group("outputs")
-    outputs.add_argument("--output_path", type=Path, default=None,
+    outputs.add_argument("--output_path", type=OUTPUT_FILE, default=None,
                          help=f"model file (.keras; a legacy .h5 name also works); its sidecar is the same name with "
                               f".json (default: {output}, its folder created if missing; a folder given here must "
                               f"exist, so that a mistyped path is not silently created)")
     parser.set_defaults(default_output_path=Path(output))
-    outputs.add_argument("--log_path", type=Path, default=None,
+    outputs.add_argument("--log_path", type=HISTORY_FILE, default=None,
                          help="CSV training history (default: OUTPUT.history.csv beside the model)")
-    outputs.add_argument("--logdir", type=Path, default=None,
+    outputs.add_argument("--logdir", type=TENSORBOARD_FOLDER, default=None,
                          help="TensorBoard log folder (default: runs/OUTPUT_STEM)")
     outputs.add_argument("--overwrite", action="store_true",
                          help="train again although --output_path holds a finished model (by default a finished "
                               "model with the same settings is skipped and one with other settings refused); the "
-                              "old files wait in OUTPUT_STEM.previous/ until the new model is complete. Also starts "
-                              "over instead of refusing to resume a backup made with other settings")
+                              "old files wait in OUTPUT_STEM.previous/ until the new model is complete, and files of "
+                              "yours at the names this run writes are moved there too (kept, never deleted). Also "
+                              "starts over instead of refusing to resume a backup made with other settings")
     return group
 
 

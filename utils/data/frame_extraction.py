@@ -27,11 +27,8 @@ run removes its staging folder (a killed one leaves it for the next run to remov
 from __future__ import annotations
 
 import contextlib
-import csv
 import ctypes
-import errno
-import io
-import json
+import math
 import multiprocessing
 import os
 import shutil
@@ -41,86 +38,25 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
-import numpy as np
 from tqdm import tqdm
 
 from utils import atomic_files
 from utils.data.dataset_layout import VideoEntry, discover_videos
+from utils.data.extraction_report import ClipSettings, ExtractionReport, VideoResult, write_companions
 from utils.data.frame_sampler import VideoError, read_clip
 from utils.data.frames_data import (
-    CLASSES_FILE,
     FRAMES_FILE,
-    LABELS_FILE,
-    MANIFEST_COMPLETE,
     MANIFEST_FILE,
-    PATHS_FILE,
 )
 from utils.data.npy_stream import ClipArrayWriter, write_clip
-from utils.data.output_set import (
-    STAGING_PREFIX,
-    SUMMARY_FILE,
-    TIMES_FILE,
-    remove_stale_staging,
-    write_companions,
-    stage_manifests,
-    swap_in,
-)
+from utils.data.output_set import SET_FILES, STAGING_PREFIX, remove_stale_staging, stage_manifests, swap_in
 from utils.errors import InputError
 from utils.machine import available_cores, peak_rss_mib
 
 CRASHED = "its decoding process crashed (e.g. a decoder segmentation fault)"
-
-
-@dataclass(frozen=True)
-class ClipSettings:
-    sequence_length: int
-    frame_height: int
-    frame_width: int
-    short_videos: str = "drop"
-
-    @property
-    def clip_shape(self) -> tuple[int, int, int, int]:
-        return (self.sequence_length, self.frame_height, self.frame_width, 3)
-
-
-@dataclass
-class VideoResult:
-    slot: int
-    error: str | None  # None when the clip was written
-    seconds: float
-    worker_peak_mib: float
-    decoded_frames: int = 0
-    reported_frames: int = 0
-    decode_passes: int = 0
-    padded: bool = False
-    write_error: OSError | None = None  # the clip could not be written: stops the run
-
-
-@dataclass
-class ExtractionReport:
-    input_path: Path
-    output_path: Path
-    settings: ClipSettings
-    workers: int
-    classes: list[str]
-    videos: list[VideoEntry]
-    results: list[VideoResult]
-    kept_classes: list[str] = field(default_factory=list)
-    wall_seconds: float = 0.0
-    main_peak_mib: float = 0.0
-    unusable_names: list[str] = field(default_factory=list)  # bytes reprs of files skipped for their name
-
-    @property
-    def kept(self) -> list[VideoResult]:
-        return [r for r in self.results if r.error is None]
-
-    @property
-    def skipped(self) -> list[VideoResult]:
-        return [r for r in self.results if r.error is not None]
 
 
 # --- worker side -------------------------------------------------------------------------------
@@ -129,8 +65,20 @@ _worker_fd: int | None = None
 _started = None  # shared bytes, one per video: 1 once a worker began it (to find the one that killed a worker)
 
 
-def _init_worker(frames_path: str, ignore_sigint: bool, started=None) -> None:
+def _die_with_parent(parent: int) -> None:
+    """A worker ends when the extraction that started it ends, however it ends (a SIGKILL too): the kernel
+    signals it when its parent dies (Linux), and a parent already gone is noticed here. Once the workers
+    are gone, multiprocessing's resource tracker reads the end of its pipe and exits as well."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _init_worker(frames_path: str, ignore_sigint: bool, started=None, parent: int | None = None) -> None:
     global _worker_fd, _started
+    if parent is not None:
+        _die_with_parent(parent)
     if ignore_sigint:  # in a pool: the parent handles Ctrl-C and stops the pool
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent while it spawned us
@@ -193,7 +141,7 @@ def _start_pool(workers: int, frames_path: Path, started) -> ProcessPoolExecutor
 
     resource_tracker.ensure_running()
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
-                               initargs=(str(frames_path), True, started))
+                               initargs=(str(frames_path), True, started, os.getpid()))
 
 
 @contextlib.contextmanager
@@ -243,6 +191,14 @@ def _run_batch(slots, tasks, workers, frames_path, started, on_result) -> list[i
             _stop_pool(pool)
 
 
+def _retry(unfinished: list[int], begun: list[int], alone: bool, pending: list[int]) -> tuple[list[int], list[int]]:
+    """(suspects, pending) after a pool broke without naming its video: the videos it had begun are suspects,
+    decoded again one at a time; when none had begun, the same videos are tried again as they were."""
+    if begun:
+        return begun, [slot for slot in unfinished if slot not in begun]
+    return (unfinished, pending) if alone else ([], unfinished)
+
+
 def _decode_all(
     videos: list[VideoEntry],
     input_path: Path,
@@ -286,24 +242,46 @@ def _decode_all(
             if begun and (alone or workers == 1):  # one worker: the video it had begun killed it
                 culprit = begun[0]
                 warn(f"{videos[culprit].relative_path}: {CRASHED}; skipped")
-                results[culprit] = VideoResult(culprit, CRASHED, 0.0, 0.0)
-                bar.update()
+                on_result(VideoResult(culprit, CRASHED, 0.0, 0.0))
                 rest = [slot for slot in unfinished if slot != culprit]
                 suspects, pending = (rest, pending) if alone else (suspects, rest)
-            elif begun:
-                suspects, pending = begun, [slot for slot in unfinished if slot not in begun]
-            else:
-                deaths_outside_videos += 1
-                if deaths_outside_videos >= 2:
-                    raise InputError(f"{frames_path.parent}: decoding processes keep dying before decoding any "
-                                     "video (out of memory? killed?)")
-                if alone:
-                    suspects = unfinished
-                else:
-                    pending = unfinished
+                continue
+            deaths_outside_videos += 0 if begun else 1
+            if deaths_outside_videos >= 2:
+                raise InputError(f"{frames_path.parent}: decoding processes keep dying before decoding any "
+                                 "video (out of memory? killed?)")
+            suspects, pending = _retry(unfinished, begun, alone, pending)
     finally:
         bar.close()
     return results  # type: ignore[return-value]
+
+
+def find_videos(input_path: Path, warn: Callable[[str], None]) -> tuple[list[str], list[VideoEntry], list[str]]:
+    """(classes, videos, names skipped for not being UTF-8) of ``input_path``; InputError when there is nothing."""
+    if not input_path.is_dir():
+        raise InputError(f"{input_path}: input folder does not exist or is not a folder")
+    unusable: list[str] = []
+    classes, videos = discover_videos(input_path, unusable)
+    for name in unusable:
+        warn(f"{input_path}: skipped {name}: its name is not valid UTF-8 (rename it to include it)")
+    if not classes:
+        raise InputError(f"{input_path}: no class folders (expected one sub-folder per class)")
+    if not videos:
+        raise InputError(f"{input_path}: no video files in any class folder")
+    return classes, videos, unusable
+
+
+def claim_output(output_path: Path) -> None:
+    """The names the set takes in ``output_path`` must be free or an earlier extraction's (its manifest says so):
+    a user's own labels.npy or classes.txt there is refused, never replaced."""
+    from utils.ownership import Target, claim, json_object
+
+    def ours(path: Path) -> bool:
+        manifest = json_object(output_path / MANIFEST_FILE) or {}
+        return manifest.get("written_by") == "video_to_frames.py"
+
+    claim([Target(output_path / name, "--output_path", ours=ours) for name in (*SET_FILES, MANIFEST_FILE)],
+          overwrite=False, aside=None)
 
 
 def extract_frames(
@@ -317,28 +295,20 @@ def extract_frames(
     """Extract one clip per video of ``input_path`` into ``output_path``; see the module docstring.
 
     Raises InputError when the input folder is missing or holds no class or no video, when the
-    output folder cannot be written, lacks space, fills up or is being written by another run, and
-    when no video gives a clip. ``warn`` receives one line per file skipped for its name or for
-    crashing its decoder (default: printed to stderr).
+    output folder cannot be written, holds files of the user's at the set's names, lacks space, fills
+    up or is being written by another run, and when no video gives a clip. ``warn`` receives one line
+    per file skipped for its name or for crashing its decoder (default: printed to stderr).
     """
     start = time.perf_counter()
     warn = warn or (lambda line: print(f"warning: {line}", file=sys.stderr))
     input_path, output_path = Path(input_path), Path(output_path)
-    if not input_path.is_dir():
-        raise InputError(f"{input_path}: input folder does not exist or is not a folder")
-    unusable: list[str] = []
-    classes, videos = discover_videos(input_path, unusable)
-    for name in unusable:
-        warn(f"{input_path}: skipped {name}: its name is not valid UTF-8 (rename it to include it)")
-    if not classes:
-        raise InputError(f"{input_path}: no class folders (expected one sub-folder per class)")
-    if not videos:
-        raise InputError(f"{input_path}: no video files in any class folder")
+    classes, videos, unusable = find_videos(input_path, warn)
     atomic_files.require_writable_folder(output_path, "--output_path")
     with atomic_files.output_lock(output_path, "--output_path"):
         remove_stale_staging(output_path)
-        clip_bytes = int(np.prod(settings.clip_shape))
-        atomic_files.check_free_space(output_path, len(videos) * clip_bytes, str(output_path / FRAMES_FILE))
+        claim_output(output_path)
+        atomic_files.check_free_space(output_path, len(videos) * math.prod(settings.clip_shape),
+                                      str(output_path / FRAMES_FILE))
         workers = max(1, min(workers or available_cores(), len(videos)))
         staging = output_path / f"{STAGING_PREFIX}{os.getpid()}"
         swapping = False
@@ -350,19 +320,7 @@ def extract_frames(
             results = _decode_all(videos, input_path, settings, writer.temporary_path, workers, progress, warn)
             report = ExtractionReport(input_path, output_path, settings, workers, classes, videos, results,
                                       unusable_names=unusable)
-            if not report.kept:
-                first = report.skipped[0]
-                raise InputError(
-                    f"{input_path}: none of the {len(videos)} videos gave a clip "
-                    f"(e.g. {videos[first.slot].relative_path}: {first.error})"
-                )
-            kept_labels = {videos[r.slot].label for r in report.kept}
-            report.kept_classes = [name for label, name in enumerate(classes) if label in kept_labels]
-            report.wall_seconds = time.perf_counter() - start
-            report.main_peak_mib = peak_rss_mib()
-            write_companions(report, staging)
-            writer.finish([r.slot for r in report.kept])
-            stage_manifests(staging, len(report.kept), settings.clip_shape)
+            _stage_set(report, writer, staging, start)
             # Once begun, the swap is finished: a Ctrl-C meanwhile is dropped, the run having ended.
             with contextlib.suppress(KeyboardInterrupt), atomic_files.interrupts_deferred():
                 swapping = True
@@ -378,3 +336,19 @@ def extract_frames(
             with atomic_files.interrupts_deferred():
                 shutil.rmtree(staging, ignore_errors=True)
     return report
+
+
+def _stage_set(report: ExtractionReport, writer: ClipArrayWriter, staging: Path, start: float) -> None:
+    """Complete the staged set: the kept clips, the companions and both manifests; InputError if no video
+    gave a clip."""
+    if not report.kept:
+        first = report.skipped[0]
+        raise InputError(f"{report.input_path}: none of the {len(report.videos)} videos gave a clip "
+                         f"(e.g. {report.videos[first.slot].relative_path}: {first.error})")
+    kept_labels = {report.videos[r.slot].label for r in report.kept}
+    report.kept_classes = [name for label, name in enumerate(report.classes) if label in kept_labels]
+    report.wall_seconds = time.perf_counter() - start
+    report.main_peak_mib = peak_rss_mib()
+    write_companions(report, staging)
+    writer.finish([r.slot for r in report.kept])
+    stage_manifests(staging, len(report.kept), report.settings.clip_shape)

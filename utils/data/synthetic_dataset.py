@@ -275,10 +275,26 @@ def contact_sheet(spec: SyntheticSpec, path: Path, columns: int = 8, size: int |
     path = Path(path)
     with atomic_files.atomic_path(path) as temporary:
         staging = temporary.with_name(temporary.name + path.suffix)  # OpenCV picks the format by the extension
-        if not cv2.imwrite(str(staging), np.concatenate(rows, axis=0), [cv2.IMWRITE_JPEG_QUALITY, 80]):
+        quality = [cv2.IMWRITE_JPEG_QUALITY, 80] if path.suffix.lower() in (".jpg", ".jpeg") else []
+        if not cv2.imwrite(str(staging), np.concatenate(rows, axis=0), quality):
             raise OSError(f"cannot write {path}")
+        with open(staging, "ab") as handle:  # after the image's end: viewers ignore it, a rerun recognises it
+            handle.write(PREVIEW_MARK)
         staging.replace(temporary)
     return path
+
+
+PREVIEW_MARK = b"\nhar-kd synthetic preview\n"
+
+
+def is_preview(path: Path) -> bool:
+    """A picture contact_sheet wrote (so a rerun may replace it; a user's own file is never replaced)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, Path(path).stat().st_size - len(PREVIEW_MARK)))
+            return handle.read() == PREVIEW_MARK
+    except OSError:
+        return False
 
 
 def _write_one(args: tuple[SyntheticSpec, Path, tuple[int, int, int]]) -> str:

@@ -1,11 +1,14 @@
 """Whether a training run had stopped improving when it ended, read from its history CSV.
 
 A gain or loss measured on models that are still learning is a statement about the schedule, not
-about the method. The check, on the validation accuracy averaged over windows of 20% of the epochs:
-the last window is within 1 point of the best window (the run reached its best level) and at most 1
-point above the window before it (it has stopped rising). Averaging over windows, rather than
-comparing single epochs, keeps one lucky epoch on a small validation part (60 clips: 1.7 points a
-clip) from deciding it.
+about the method. The check, on the validation accuracy over the last 20% of the epochs (the last
+window): its mean is as high as the best mean over any window of as many consecutive epochs (the run
+reached its best level), and the mean of its second half is no higher than that of its first half
+(it has stopped rising), both up to a tolerance: 1 point, or two standard errors of chance where
+that is more. Chance matters on a small validation part: a model at 85% scored on 60 clips moves by
+about 4.6 points from one epoch to the next without learning anything, so one clip (1.7 points) is
+no evidence of a rise. The standard error of a difference of two means of k epochs each, for a model
+at accuracy p on n clips, is taken as sqrt(2 p (1 − p) / (n k)), as if epochs were independent draws.
 """
 
 from __future__ import annotations
@@ -25,41 +28,54 @@ class Convergence:
     epochs: int
     last_window: float  # mean validation accuracy (%) of the last window
     best_window: float  # the best mean (%) of any window of the same length
-    previous_window: float  # the mean (%) of the window just before the last (the last itself if none)
+    rise: float  # points the second half of the last window is above its first half
+    level_tolerance: float
+    rise_tolerance: float
 
     @property
     def gap(self) -> float:
-        """Points by which the run falls short: below its best level, or still rising."""
-        return max(self.best_window - self.last_window, self.last_window - self.previous_window)
+        """The larger shortfall, as a share of its tolerance (above 1: not converged)."""
+        return max((self.best_window - self.last_window) / self.level_tolerance, self.rise / self.rise_tolerance)
 
     @property
     def converged(self) -> bool:
-        return self.gap <= TOLERANCE_POINTS
+        return self.gap <= 1.0
 
 
-def convergence(history: Path) -> Convergence | None:
-    """The check for one run's history (None without validation accuracy in it)."""
+def tolerance(accuracy: float, clips: int | None, epochs: int) -> float:
+    """Points two means of ``epochs`` epochs each may differ by chance (two standard errors, at least 1)."""
+    if not clips:
+        return TOLERANCE_POINTS
+    p = min(max(accuracy / 100, 0.0), 1.0)
+    return max(TOLERANCE_POINTS, 2 * 100 * math.sqrt(2 * p * (1 - p) / (clips * max(epochs, 1))))
+
+
+def convergence(history: Path, validation_clips: int | None = None) -> Convergence | None:
+    """The check for one run's history (None without validation accuracy in it); ``validation_clips`` sizes the
+    tolerance for chance."""
     values = [100 * v for v in read_history(history).get("val_accuracy", []) if v == v]  # NaN: no validation
-    if not values:
+    if len(values) < 2:
         return None
-    window = max(1, math.ceil(TAIL_SHARE * len(values)))
+    window = max(2, math.ceil(TAIL_SHARE * len(values)))
     means = [sum(values[i:i + window]) / window for i in range(len(values) - window + 1)]
-    previous = means[-1 - window] if len(means) > window else means[0]
-    return Convergence(len(values), means[-1], max(means), previous)
+    tail, half = values[-window:], window // 2
+    rise = sum(tail[-half:]) / half - sum(tail[:half]) / half
+    last = means[-1]
+    return Convergence(len(values), last, max(means), rise, tolerance(last, validation_clips, window),
+                       tolerance(last, validation_clips, half))
 
 
-def convergence_sentence(histories: list[Path]) -> str:
-    """One caption sentence over several runs: how many passed, and the worst gap."""
-    checks = [(path, c) for path in histories if (c := convergence(path)) is not None]
+def convergence_sentence(runs: list[tuple[Path, int | None]]) -> str:
+    """One caption sentence over several runs ((history, validation clips) each): how many passed, the worst."""
+    checks = [(path, c) for path, clips in runs if (c := convergence(path, clips)) is not None]
     if not checks:
         return ""
     failed = [(path, c) for path, c in checks if not c.converged]
-    worst = max(c.gap for _, c in checks)
-    text = (f"Convergence: for {len(checks) - len(failed)} of the {len(checks)} models the validation accuracy "
-            f"averaged over the last {TAIL_SHARE:.0%} of the epochs is within {TOLERANCE_POINTS:g} point of its best "
-            f"average over as many consecutive epochs and at most {TOLERANCE_POINTS:g} point above the window before "
-            f"(largest shortfall {worst:.1f} points)")
+    text = (f"Convergence (utils/evaluation/convergence.py): for {len(checks) - len(failed)} of the {len(checks)} "
+            f"models the validation accuracy over the last {TAIL_SHARE:.0%} of the epochs averages as high as its best "
+            "average over as many consecutive epochs, and the second half of those epochs is no higher than the "
+            "first, both within 1 point or two standard errors of chance")
     if failed:
-        text += "; not: " + ", ".join(f"{Path(path).name.replace('.history.csv', '')} ({c.gap:.1f})"
-                                      for path, c in failed[:6])
+        text += "; not: " + ", ".join(f"{Path(path).name.replace('.history.csv', '')} (short by "
+                                      f"{max(c.best_window - c.last_window, c.rise):.1f} points)" for path, c in failed[:6])
     return text + "."

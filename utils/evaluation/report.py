@@ -19,18 +19,55 @@ from utils import atomic_files
 from utils.data.frames_data import FramesData
 from utils.errors import InputError
 from utils.evaluation.test_clips import TestClips
+from utils.ownership import claim
 
 COLUMNS = ("model", "role", "T", "test clips", "top-1 (%)", "top-5 (%)", "mean class acc. (%)", "macro F1 (%)",
            "params (M)", "GFLOPs/clip", "size (MB)", "CPU latency (ms/clip, batch 1)", "CPU throughput (clips/s, batch 8)")
 
 
 def output_names(paths: list[Path]) -> list[str]:
-    """The model file stems, prefixed by their folder where two stems collide."""
-    stems = [path.stem for path in paths]
-    names = [f"{path.resolve().parent.name}_{path.stem}" if stems.count(path.stem) > 1 else path.stem for path in paths]
-    if len(set(names)) != len(names):
-        raise InputError("--recognizer: the same model is given twice")
-    return names
+    """A folder name per model: its file stem, preceded by as many of its folders' names as it takes to tell
+    apart models whose stems collide. The same file given twice is refused; two files are two models."""
+    resolved = [Path(path).resolve() for path in paths]
+    if len(set(resolved)) != len(resolved):
+        twice = next(path for path in resolved if resolved.count(path) > 1)
+        raise InputError(f"--recognizer: {twice} is given twice")
+    def name(path: Path, depth: int) -> str:
+        return "_".join([*path.parent.parts[len(path.parent.parts) - depth:], path.stem]) if depth else path.stem
+
+    depths = [0] * len(resolved)
+    while True:
+        names = [name(path, depth) for path, depth in zip(resolved, depths)]
+        clashing = [i for i, n in enumerate(names) if names.count(n) > 1]
+        if not clashing:
+            return names
+        for i in clashing:
+            depths[i] += 1
+
+
+COMPARISON_FILES = ("comparison.md", "comparison.csv", "comparison.json")
+MODEL_FILES = ("metrics.json", "predictions.npz", "confusion_matrix.png", "roc.png")
+
+
+def is_model_report(folder: Path) -> bool:
+    """A NAME/ folder evaluate.py writes: its metrics.json names a model, and nothing else lives there."""
+    from utils.ownership import json_object
+
+    names = {p.name for p in folder.iterdir()}
+    return not names or (names <= set(MODEL_FILES) | {f + ".partial" for f in MODEL_FILES}
+                         and "model" in (json_object(folder / "metrics.json") or {}))
+
+
+def output_targets(output_dir: Path, names: list[str]) -> list:
+    """The names evaluate.py writes in --output_dir (utils/ownership.py): the comparison, one folder a model."""
+    from utils.ownership import Target, json_object
+
+    def ours_beside(path: Path) -> bool:  # the comparison's three files go together; its .json names the models
+        record = json_object(output_dir / "comparison.json") or {}
+        return bool(record) and all(isinstance(r, dict) and "model" in r for r in record.values())
+
+    return ([Target(output_dir / name, "--output_dir", ours=ours_beside) for name in COMPARISON_FILES]
+            + [Target(output_dir / name, "--output_dir", folder=True, ours=is_model_report) for name in names])
 
 
 def comparison_row(name: str, report: dict) -> list:
@@ -61,6 +98,10 @@ def score_model(path: Path, name: str, data: FramesData, clips: TestClips, folde
     model = load_logits_model(path, "--recognizer", record)
     print(f"{name}: scoring {len(clips.indices)} test clips ({clips.source} split)", flush=True)
     logits, labels = predict_logits(model, data, clips.indices, batch_size)
+    broken = int((~np.isfinite(logits)).any(axis=1).sum())
+    if broken:
+        raise InputError(f"--recognizer {path}: gives NaN or infinite outputs on {broken} of its {len(logits)} test "
+                         "clips (a diverged model); train it again with a smaller --lr")
     scores = classification_metrics(labels, logits, data.classes)
     cost = {**parameter_count(model), "flops_per_clip": flops_per_clip(model), "size_bytes": size_on_disk(path)}
     if timing_runs:
@@ -108,6 +149,7 @@ def evaluate_models(data: FramesData, chosen: dict[Path, TestClips], output_dir:
         load_logits_model(path, "--recognizer", read_sidecar(path))
         keras.backend.clear_session()
     atomic_files.require_writable_folder(output_dir, f"--output_dir {output_dir}")
+    claim(output_targets(output_dir, names), overwrite=False, aside=None)
     reports = {name: score_model(path, name, data, chosen[path], output_dir / name, batch_size, timing_runs)
                for path, name in zip(paths, names)}
     rows = [comparison_row(name, report) for name, report in reports.items()]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from utils.training.hparams import TEST_METRICS
 
+
 def write_test_results(logdir: Path, scores: dict, images: dict[str, Path], prefix: str = "test") -> None:
     """Test scores as scalars and PNG plots as images, in the run's TensorBoard folder."""
     import tensorflow as tf

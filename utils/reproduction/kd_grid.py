@@ -17,7 +17,7 @@ from pathlib import Path
 from utils import atomic_files
 from utils.errors import InputError
 from utils.evaluation.seed_statistics import Summary, paired_differences, summarise
-from utils.reproduction.protocol import Step, evaluation_is_current, run_script, run_steps
+from utils.reproduction.protocol import Step, evaluation_is_current, script_in_new_process, take_steps
 from utils.sidecar import read_sidecar
 from utils.training.outputs import output_is_complete
 
@@ -65,7 +65,7 @@ def recipe(settings: GridSettings, seed: int) -> Recipe:
     expected = {"hyperparameters.epochs": h["epochs"], "hyperparameters.batch_size": h["batch_size"],
                 "hyperparameters.lr": h["lr"], "hyperparameters.lr_schedule": h.get("lr_schedule", "constant"),
                 "hyperparameters.init": h.get("init", "glorot"), "hyperparameters.width": record["width"],
-                "split.seed": seed}
+                "split.seed": seed, "original_code": bool(record.get("original_code"))}
     if read_sidecar(baseline)["hyperparameters"]["epochs"] != h["epochs"]:
         raise InputError(f"{baseline}: trained for other epochs than the distilled students; no equal-budget baseline")
     return Recipe(record["data"]["frames"], teacher, baseline, float(record["distillation"]["alpha"]), students,
@@ -106,7 +106,7 @@ def evaluate_cells(settings: GridSettings, seed: int, frames: str, models: dict[
     """evaluate.py over the seed's cells and baseline (unless already current); name -> top-1 (%)."""
     evaluation = settings.output_dir / f"seed_{seed}" / "evaluation"
     if not evaluation_is_current(evaluation / "comparison.json", list(models.values())):
-        run_script("evaluate.py", ["--data", frames, "--recognizer", *map(str, models.values()), "--output_dir",
+        script_in_new_process("evaluate.py", ["--data", frames, "--recognizer", *map(str, models.values()), "--output_dir",
                                    str(evaluation), "--timing_runs", str(settings.timing_runs)])
     reports = {Path(r["model"]): r for r in json.loads((evaluation / "comparison.json").read_text()).values()}
     return {name: 100 * reports[path.resolve()]["scores"]["top1_accuracy"] for name, path in models.items()}
@@ -120,10 +120,10 @@ def run_grid(settings: GridSettings) -> dict[str, dict[int, float]]:
     for seed in settings.seeds:
         steps, cells, baseline = plan_seed(settings, seed)
         frames = recipe(settings, seed).frames
-        shape = list(open_frames(Path(frames)).frames.shape)
+        digest = open_frames(Path(frames)).digest
         folder = settings.output_dir / f"seed_{seed}"
         folder.mkdir(parents=True, exist_ok=True)
-        run_steps(steps, shape, folder / TIMINGS_FILE, f"seed {seed}, ")
+        take_steps(steps, digest, folder / TIMINGS_FILE, f"seed {seed}, ")
         for name, value in evaluate_cells(settings, seed, frames, {**cells, "baseline": baseline}).items():
             scores.setdefault(name, {})[seed] = value
     return scores

@@ -95,10 +95,24 @@ class Step:
     rows: dict[str, Path] = field(default_factory=dict)  # table row -> model file
 
 
+def expected_identity(settings: ReproductionSettings, epochs: int, width: float | None, init: bool = True) -> dict:
+    """The part of a model's run identity (utils/training/preflight.run_identity) the protocol sets: dotted keys."""
+    expected = {"hyperparameters.epochs": epochs, "hyperparameters.batch_size": settings.batch_size,
+                "hyperparameters.lr": settings.lr, "hyperparameters.lr_schedule": settings.lr_schedule,
+                "original_code": settings.original_code,
+                **{f"split.{key}": value for key, value in settings.split.to_json().items()}}
+    if settings.mixed_precision != "auto":  # "auto" resolves by the machine: the scripts record the result
+        expected["hyperparameters.mixed_precision"] = settings.mixed_precision
+    if width is not None:
+        expected["hyperparameters.width"] = width
+    if init:
+        expected["hyperparameters.init"] = settings.init
+    return expected
+
+
 def plan(settings: ReproductionSettings) -> list[Step]:
     """The training and distillation steps of one seed (``settings.for_seed``); TUTL with weights."""
-    folder = settings.folder(settings.split.seed)
-    models = folder / "models"
+    models = settings.folder(settings.split.seed) / "models"
     # one TensorBoard root for every seed and model: tensorboard --logdir OUTPUT/runs
     runs = settings.output_dir / "runs" / (f"seed_{settings.split.seed}" if settings.per_seed_folders else "")
     data = ["--data", str(settings.data)] + (["--annotations", str(settings.annotations)] if settings.annotations
@@ -106,18 +120,6 @@ def plan(settings: ReproductionSettings) -> list[Step]:
     common = ["--batch_size", str(settings.batch_size), "--lr", str(settings.lr), "--lr_schedule",
               settings.lr_schedule, "--mixed_precision", settings.mixed_precision] + (
         ["--original_code"] if settings.original_code else [])
-    split = {f"split.{key}": value for key, value in settings.split.to_json().items()}
-
-    def training(epochs: int, width: float | None, init: bool = True) -> dict:
-        expected = {"hyperparameters.epochs": epochs, "hyperparameters.batch_size": settings.batch_size,
-                    "hyperparameters.lr": settings.lr, "hyperparameters.lr_schedule": settings.lr_schedule,
-                    "hyperparameters.mixed_precision_flag": settings.mixed_precision,
-                    "original_code": True if settings.original_code else None, **split}
-        if width is not None:
-            expected["hyperparameters.width"] = width
-        if init:
-            expected["hyperparameters.init"] = settings.init
-        return expected
 
     def trained(name: str, script: str, flags: list[str], epochs: int, expected: dict, row: str) -> Step:
         model = models / f"{name}.keras"
@@ -128,36 +130,42 @@ def plan(settings: ReproductionSettings) -> list[Step]:
     init = ["--init", settings.init]
     steps = [trained("teacher_TFS", "train_teacher.py",
                      ["--task", "train_local_teacher", "--width", str(settings.teacher_width)] + init,
-                     settings.teacher_epochs, training(settings.teacher_epochs, settings.teacher_width), "TFS Teacher")]
+                     settings.teacher_epochs, expected_identity(settings, settings.teacher_epochs,
+                                                                settings.teacher_width), "TFS Teacher")]
     teachers = ["TFS"]
     if settings.weights:
         weights = str(Path(settings.weights).resolve())
         steps.append(trained("teacher_TUTL", "train_teacher.py",
                              ["--task", "fintuning_C3D_Sports1M", "--weights", weights], settings.teacher_epochs,
-                             {**training(settings.teacher_epochs, None, init=False), "weights": weights},
-                             "TUTL Teacher"))
+                             {**expected_identity(settings, settings.teacher_epochs, None, init=False),
+                              "weights": weights}, "TUTL Teacher"))
         teachers.append("TUTL")
     student = ["--width", str(settings.student_width)] + init
-    steps.append(trained("student", "train_student.py", student, settings.student_epochs,
-                         training(settings.student_epochs, settings.student_width), BASELINE_ROW))
-    if settings.equal_budget_baseline:
-        steps.append(trained("student_equal_budget", "train_student.py", student, settings.distill_epochs,
-                             training(settings.distill_epochs, settings.student_width), EQUAL_BUDGET_ROW))
-    for name in teachers:
-        teacher = models / f"teacher_{name}.keras"
-        base = models / f"student_{name}.keras"
-        outputs = {t: base.with_name(f"{base.stem}_T{t:g}.keras") for t in settings.temperatures}
-        steps.append(Step(
-            f"students distilled from the {name} teacher, T = {', '.join(f'{t:g}' for t in settings.temperatures)}",
-            "distill.py",
-            data + common + student + ["--source", str(teacher), "--epochs", str(settings.distill_epochs),
-                                       "--alpha", str(settings.alpha), "--temperatures",
-                                       *[f"{t:g}" for t in settings.temperatures],
-                                       "--output_path", str(base), "--logdir", str(runs / base.stem)],
-            list(outputs.values()),
-            {**training(settings.distill_epochs, settings.student_width), "distillation.alpha": settings.alpha},
-            teacher=teacher, rows={distilled_row(name, t): path for t, path in outputs.items()}))
-    return steps
+    for name, epochs, row in (("student", settings.student_epochs, BASELINE_ROW),
+                              ("student_equal_budget", settings.distill_epochs, EQUAL_BUDGET_ROW)):
+        if name == "student" or settings.equal_budget_baseline:
+            steps.append(trained(name, "train_student.py", student, epochs,
+                                 expected_identity(settings, epochs, settings.student_width), row))
+    distilled = {**expected_identity(settings, settings.distill_epochs, settings.student_width),
+                 "distillation.alpha": settings.alpha}
+    return steps + [distillation_step(settings, name, models, runs, data + common + student, distilled)
+                    for name in teachers]
+
+
+def distillation_step(settings: ReproductionSettings, teacher: str, models: Path, runs: Path, flags: list[str],
+                      expected: dict) -> Step:
+    """The students distilled from one teacher at every temperature, one distill.py sweep."""
+    source = models / f"teacher_{teacher}.keras"
+    base = models / f"student_{teacher}.keras"
+    outputs = {t: base.with_name(f"{base.stem}_T{t:g}.keras") for t in settings.temperatures}
+    return Step(
+        f"students distilled from the {teacher} teacher, T = {', '.join(f'{t:g}' for t in settings.temperatures)}",
+        "distill.py",
+        flags + ["--source", str(source), "--epochs", str(settings.distill_epochs), "--alpha", str(settings.alpha),
+                 "--temperatures", *[f"{t:g}" for t in settings.temperatures], "--output_path", str(base),
+                 "--logdir", str(runs / base.stem)],
+        list(outputs.values()), expected, teacher=source,
+        rows={distilled_row(teacher, t): path for t, path in outputs.items()})
 
 
 def _value(record: dict, dotted: str):
@@ -172,46 +180,43 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def is_done(step: Step, frames_shape: list[int]) -> bool:
-    """True when every output of ``step`` is complete and made as asked; InputError when one is
-    complete but made otherwise (see the module docstring)."""
+def is_done(step: Step, frames_digest: str) -> bool:
+    """True when every output of ``step`` is complete and is the run asked for; InputError when one is
+    complete but another run. "The same run" is utils/training/preflight.run_identity, the definition the
+    scripts skip and resume by: ``step.expected`` names the part of it the protocol sets (dotted keys)."""
+    from utils.training.preflight import run_identity
     from utils.training.teacher_cache import file_sha256
 
     done = True
-    teacher_sha = None
+    wanted = {**step.expected, "frames_digest": frames_digest}
     for output in step.outputs:
         if not output_is_complete(output):
             done = False
             continue
-        record = read_sidecar(output)
-        problems = [f"{key} {_value(record, key)!r} (asked now: {value!r})"
-                    for key, value in step.expected.items() if not _same(_value(record, key), value)]
-        if list((record.get("data") or {}).get("shape") or []) != list(frames_shape):
-            problems.append(f"frames of shape {(record.get('data') or {}).get('shape')} (now {frames_shape})")
-        if step.teacher is not None:
-            if teacher_sha is None:
-                teacher_sha = file_sha256(step.teacher) if step.teacher.is_file() else ""
-            if (record.get("distillation") or {}).get("teacher_sha256") != teacher_sha:
-                problems.append(f"another teacher than the current {step.teacher}")
+        if step.teacher is not None and "distillation.teacher_sha256" not in wanted:
+            wanted["distillation.teacher_sha256"] = file_sha256(step.teacher) if step.teacher.is_file() else ""
+        identity = run_identity(read_sidecar(output))
+        problems = [f"{key} {_value(identity, key)!r} (asked now: {value!r})"
+                    for key, value in wanted.items() if not _same(_value(identity, key), value)]
         if problems:
             raise InputError(f"{output} exists but was made with {problems[0]}; delete it or choose "
                              "another --output_dir")
     return done
 
 
-def run_steps(steps: list[Step], frames_shape: list[int], timings: Path, label: str = "") -> None:
+def take_steps(steps: list[Step], frames_digest: str, timings: Path, label: str = "") -> None:
     """Run the steps not yet done, in order, adding each one's wall time to ``timings`` (JSON, kept
     across resumptions, so the time a finished reproduction took can be reported)."""
     spent = json.loads(timings.read_text()) if timings.is_file() else {}
     for number, step in enumerate(steps, 1):  # teachers first: is_done of a distillation hashes its teacher
         prefix = f"[{label}{number}/{len(steps)}] {step.title}"
-        if is_done(step, frames_shape):
+        if is_done(step, frames_digest):
             print(f"{prefix}: done, skipping", flush=True)
             continue
         print(f"{prefix}: python {step.script} {' '.join(step.arguments)}", flush=True)
         start = time.perf_counter()
         try:
-            run_script(step.script, step.arguments)
+            script_in_new_process(step.script, step.arguments)
         finally:
             spent[step.title] = spent.get(step.title, 0.0) + time.perf_counter() - start
             timings.parent.mkdir(parents=True, exist_ok=True)
@@ -235,7 +240,7 @@ def evaluate_seed(settings: ReproductionSettings, steps: list[Step]) -> dict[str
         print(f"evaluation of the {len(models)} models: done, skipping", flush=True)
     else:
         print(f"evaluating {len(models)} models", flush=True)
-        run_script("evaluate.py", ["--data", str(settings.data),
+        script_in_new_process("evaluate.py", ["--data", str(settings.data),
                                    *(["--annotations", str(settings.annotations)] if settings.annotations else []),
                                    "--recognizer", *map(str, models), "--output_dir", str(evaluation),
                                    "--batch_size", str(settings.batch_size), "--timing_runs",
@@ -245,7 +250,7 @@ def evaluate_seed(settings: ReproductionSettings, steps: list[Step]) -> dict[str
     return {row: reports[path.resolve()]["scores"] for row, path in rows.items()}
 
 
-def run_script(script: str, arguments: list[str]) -> None:
+def script_in_new_process(script: str, arguments: list[str]) -> None:
     """Run one of the project's scripts in a fresh Python; a failure ends the reproduction with its
     exit status."""
     process = subprocess.Popen([sys.executable, str(ROOT / script), *arguments])

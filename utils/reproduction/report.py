@@ -9,15 +9,15 @@ from pathlib import Path
 from utils import atomic_files
 from utils.errors import InputError
 from utils.evaluation.convergence import convergence_sentence
-from utils.evaluation.paper_results import departures_caption, guess_dataset
+from utils.evaluation.paper_results import BASELINE_ROW, EQUAL_BUDGET_ROW, departures_caption, guess_dataset
 from utils.evaluation.seed_statistics import summarise
-from utils.evaluation.paper_results import BASELINE_ROW, EQUAL_BUDGET_ROW
+from utils.ownership import claim_run_folder
 from utils.reproduction.protocol import (
     TIMINGS_FILE,
     ReproductionSettings,
     evaluate_seed,
     plan,
-    run_steps,
+    take_steps,
 )
 from utils.sidecar import read_sidecar
 
@@ -35,15 +35,16 @@ def check_inputs(settings: ReproductionSettings):
                              "clips")
     if settings.weights is not None and not Path(settings.weights).is_file():
         raise InputError(f"--weights {settings.weights}: file not found")
-    for seed in settings.seeds:
-        atomic_files.require_writable_folder(settings.folder(seed) / "models", f"--output_dir {settings.output_dir}")
+    atomic_files.check_outputs_apart({"--output_dir": settings.output_dir},
+                                     {"--data": data.frames_path, "--weights": settings.weights})
     return data
 
 
 def reproduce(settings: ReproductionSettings, dataset: str | None) -> None:
     data = check_inputs(settings)
-    atomic_files.check_outputs_apart({"--output_dir": settings.output_dir},
-                                     {"--data": data.frames_path, "--weights": settings.weights})
+    claim_run_folder(settings.output_dir, "--output_dir", "reproduction.json", "reproduce_paper.py")
+    for seed in settings.seeds:
+        atomic_files.require_writable_folder(settings.folder(seed) / "models", f"--output_dir {settings.output_dir}")
     with atomic_files.output_lock(settings.output_dir, "--output_dir"):
         _reproduce(settings, dataset, data)
 
@@ -88,14 +89,13 @@ def write_paired_comparison(settings: ReproductionSettings, other: Path) -> Path
 
 def _reproduce(settings: ReproductionSettings, dataset: str | None, data) -> None:
     dataset = dataset or guess_dataset(data.frames_path.resolve().parent.name)
-    shape = list(data.frames.shape)
     scores_by_seed, records = {}, []
     for seed in settings.seeds:
         one = settings.for_seed(seed)
         steps = plan(one)
         folder = one.folder(seed)
         label = f"seed {seed}, " if settings.per_seed_folders else ""
-        run_steps(steps, shape, folder / TIMINGS_FILE, label)
+        take_steps(steps, data.digest, folder / TIMINGS_FILE, label)
         start = time.perf_counter()
         scores_by_seed[seed] = evaluate_seed(one, steps)
         _add_time(folder / TIMINGS_FILE, "evaluation", time.perf_counter() - start)
@@ -150,8 +150,8 @@ def caption(settings: ReproductionSettings, scores_by_seed: dict, records: list[
     stand_in = stand_in_sentence(records)
     if stand_in:
         lines.append(stand_in)
-    converged = convergence_sentence([Path(r["history"]) for r in records if r.get("history")
-                                      and Path(r["history"]).is_file()])
+    converged = convergence_sentence([(Path(r["history"]), len((r.get("split") or {}).get("val_indices") or []) or None)
+                                      for r in records if r.get("history") and Path(r["history"]).is_file()])
     if converged:
         lines.append(converged)
     lines.append(departures_caption(records))

@@ -27,6 +27,22 @@ class LearningRateLogger(keras.callbacks.Callback):
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Ends the run in one line at the end of the first epoch whose loss is NaN or infinite (a diverged run
+    would otherwise go on, save a model of NaN weights and report its accuracy). First in the list, so
+    nothing of that epoch is written; the backup keeps the last finite epoch."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        from utils.errors import InputError
+
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            raise InputError(f"the training loss became {loss} in epoch {epoch + 1} (learning rate {rate:.3g} at the "
+                             "time): the run diverged and nothing of it was saved as a model; train again with a "
+                             "smaller --lr (and --overwrite, to start over instead of resuming)")
+
+
 class EpochTimer(keras.callbacks.Callback):
     """Adds the epoch's wall time (training and validation) to the logs, as ``epoch_seconds``."""
 

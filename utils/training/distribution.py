@@ -28,8 +28,6 @@ import os
 
 from utils.errors import InputError
 
-STRATEGIES = ("auto", "none", "mirrored", "multiworker")
-
 
 def split_cpu_for_testing() -> None:
     """Apply HAR_KD_LOGICAL_CPUS; must run before TensorFlow initialises its devices."""

@@ -19,6 +19,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from models.original_code import logits_part
 from utils.training.callbacks import (
     MONITOR,
     BestCheckpoint,
@@ -26,11 +27,11 @@ from utils.training.callbacks import (
     EpochLog,
     EpochTimer,
     LearningRateLogger,
+    StopOnNonFiniteLoss,
     append_log,
     backed_up_epochs,
     deployable,
 )
-from models.original_code import logits_part
 from utils.training.outputs import RunPaths
 
 
@@ -80,7 +81,7 @@ def train_epochs(model: keras.Model, train_input: Callable, validation, epochs: 
         print(f"resuming from the end of epoch {finished} (backup in {paths.backup})", flush=True)
         if chief:
             append_log(paths.log, f"resuming from the end of epoch {finished} (backup in {paths.backup})")
-    callbacks = [EpochTimer(), LearningRateLogger()]
+    callbacks = [StopOnNonFiniteLoss(), EpochTimer(), LearningRateLogger()]
     if chief:
         paths.history.parent.mkdir(parents=True, exist_ok=True)
         callbacks += [keras.callbacks.TensorBoard(log_dir=str(paths.tensorboard)),

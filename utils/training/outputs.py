@@ -50,6 +50,17 @@ class RunPaths:
         return output_is_complete(self.output)
 
     @classmethod
+    def for_files_of(cls, output: Path) -> RunPaths:
+        """The names beside a model that follow from its own (best, backup, log, curves), whatever its history
+        and TensorBoard folder were: for reading a finished run's state."""
+        return cls(Path(output), Path(output).with_name(Path(output).stem + ".history.csv"), Path("runs") / output.stem)
+
+    @property
+    def previous(self) -> Path:
+        """NAME.previous/: what --overwrite sets aside (the model it replaces, a user's files in the way)."""
+        return self.output.with_name(self.output.stem + ".previous")
+
+    @classmethod
     def for_output(cls, output_path: Path, log_path: Path | None = None, logdir: Path | None = None,
                    create: bool = False) -> RunPaths:
         """The files of a run writing ``output_path``; InputError (naming the flag) for a name or a
@@ -70,9 +81,7 @@ def output_is_complete(output: Path) -> bool:
     moved it into place and was stopped while removing the backup."""
     from utils.sidecar import sidecar_path
 
-    output = Path(output)
-    if not (output.is_file() and sidecar_path(output).is_file()):
+    paths = RunPaths.for_files_of(Path(output))
+    if not (paths.output.is_file() and sidecar_path(paths.output).is_file()):
         return False
-    backup = output.with_name(output.stem + ".backup")
-    best = output.with_name(output.stem + ".best.keras")
-    return not backup.exists() or not best.exists()
+    return not paths.backup.exists() or not paths.best.exists()

@@ -18,8 +18,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-PRECISIONS = ("auto", "off", "float16", "bfloat16")
-
 
 def resolve_precision(requested: str) -> tuple[str, str]:
     """(the precision to train in, why) for --mixed_precision; ``auto`` looks at the hardware."""

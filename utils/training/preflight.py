@@ -2,7 +2,7 @@
 backup left by a killed run may be resumed, and where the earlier result waits while it is redone.
 
 A run is identified by what changes its result (``run_identity``): the model and task, the
-hyper-parameters but the number of epochs, the split settings and a digest of the frames. The identity
+hyper-parameters (the number of epochs included), the split settings and a digest of the frames. The identity
 is stored in the backup (``NAME.backup/run.json``) when a run starts, and read back from the sidecar of a
 finished model, so that:
 
@@ -25,25 +25,24 @@ from utils.errors import InputError
 from utils.training.outputs import RunPaths
 
 RUN_RECORD = "run.json"
+OWNED_RECORD = "owned.json"  # the files beside the model the run writes: recognised as its own on resumption
 SKIP, RESUME, START = "skip", "resume", "start"
-# Hyper-parameters that do not change what is learnt: --epochs (a finished run may be extended by hand
-# with --overwrite; with a constant learning rate only), and the compute settings that only change speed.
-NOT_IDENTITY = ("epochs", "steps", "jit_compile", "strategy", "replicas", "mixed_precision_flag", "optimizer")
+# Hyper-parameters that do not change what is learnt: how the epochs were asked for (--steps), and the compute
+# settings that only change speed. The epochs are part of a run: a model of other epochs is another model (a
+# decaying learning rate is spread over them), trained again only with --overwrite.
+NOT_IDENTITY = ("steps", "jit_compile", "strategy", "replicas", "mixed_precision_flag", "optimizer")
 
 
 def run_identity(record: dict) -> dict:
     """The part of a sidecar record (or of the record a run is about to write) that decides its result."""
     hyperparameters = {"lr_schedule": "constant", **(record.get("hyperparameters") or {})}  # older sidecars: constant
-    # a decaying learning rate is spread over the run's epochs: a run of other epochs is another run
-    ignored = NOT_IDENTITY if hyperparameters.get("lr_schedule", "constant") == "constant" else NOT_IDENTITY[1:]
-    # (--steps is only how the epochs were asked for)
     split = record.get("split") or {}
     distillation = record.get("distillation") or {}
     return {
         "role": record.get("role"), "task": record.get("task"), "architecture": record.get("architecture"),
-        "width": record.get("width"), "weights_pretext": record.get("weights_pretext"),
+        "width": record.get("width"), "weights": record.get("weights"), "weights_pretext": record.get("weights_pretext"),
         "original_code": bool(record.get("original_code")),
-        "hyperparameters": {k: v for k, v in hyperparameters.items() if k not in ignored},
+        "hyperparameters": {k: v for k, v in hyperparameters.items() if k not in NOT_IDENTITY},
         "split": {k: v for k, v in split.items() if not k.endswith("_indices")},
         "distillation": {k: distillation.get(k) for k in ("temperature", "alpha", "teacher_sha256")
                          if distillation},
@@ -66,14 +65,10 @@ def differences(recorded: dict, wanted: dict, prefix: str = "") -> list[str]:
     return lines
 
 
-def previous_folder(paths: RunPaths) -> Path:
-    return paths.output.with_name(paths.output.stem + ".previous")
-
-
 def finished_files(paths: RunPaths) -> list[Path]:
     from utils.sidecar import sidecar_path
 
-    return [paths.output, sidecar_path(paths.output), paths.history, paths.curves, paths.log]
+    return [paths.output, sidecar_path(paths.output), paths.history, paths.curves, paths.log, paths.tensorboard]
 
 
 def finished(paths: RunPaths) -> bool:
@@ -111,7 +106,7 @@ def decide(paths: RunPaths, wanted: dict, overwrite: bool) -> str:
             return SKIP
         raise InputError(f"--output_path {paths.output}: already holds a model trained with other settings "
                          f"({'; '.join(changed[:4])}); give --overwrite to replace it (kept in "
-                         f"{previous_folder(paths).name}/ until the new one is complete), or another --output_path")
+                         f"{paths.previous.name}/ until the new one is complete), or another --output_path")
     if paths.backup.is_dir():
         recorded = read_backup_identity(paths)
         if recorded is None or recorded == wanted:
@@ -126,29 +121,81 @@ def decide(paths: RunPaths, wanted: dict, overwrite: bool) -> str:
 
 def prepare(paths: RunPaths, wanted: dict, decision: str) -> None:
     """Carry out ``decision``: set a finished model aside, or drop another run's backup, and record the
-    identity of the run that now owns the backup."""
+    identity of the run that now owns the backup and the files it writes (utils/ownership.py)."""
+    from utils import atomic_files
+    from utils.ownership import set_aside
+
     if decision == SKIP:
         return
     if decision == START:
         if finished(paths):
-            previous = previous_folder(paths)
-            shutil.rmtree(previous, ignore_errors=True)
-            previous.mkdir()
             for path in finished_files(paths):
                 if path.exists():
-                    path.replace(previous / path.name)
+                    set_aside(path, paths.previous, ours=True)
         shutil.rmtree(paths.backup, ignore_errors=True)
         paths.best.unlink(missing_ok=True)
         paths.history.unlink(missing_ok=True)
     paths.backup.mkdir(parents=True, exist_ok=True)
-    from utils import atomic_files
-
     atomic_files.write_text(paths.backup / RUN_RECORD, json.dumps(wanted, indent=1))
+    atomic_files.write_text(paths.backup / OWNED_RECORD, json.dumps(
+        {key: str(path.resolve()) for key, path in owned_companions(paths).items()}, indent=1))
+
+
+def owned_companions(paths: RunPaths) -> dict[str, Path]:
+    """The files beside the model a run writes and records as its own (the sidecar records them too)."""
+    return {"history": paths.history, "curves": paths.curves, "log": paths.log, "tensorboard": paths.tensorboard}
 
 
 def discard_previous(paths: RunPaths) -> None:
-    """The new model is complete: the one it replaced goes."""
-    shutil.rmtree(previous_folder(paths), ignore_errors=True)
+    """The new model is complete: the one it replaced goes; files of the user's that --overwrite moved aside stay."""
+    from utils.ownership import discard_aside
+
+    kept = discard_aside(paths.previous)
+    if kept:
+        print(f"your files moved aside by --overwrite are in {paths.previous}/: {', '.join(kept)}", flush=True)
+
+
+def run_targets(paths: RunPaths) -> list:
+    """Every name a training run writes, with how it recognises its own there (utils/ownership.py)."""
+    from utils.ownership import Target, is_aside_folder, is_history, is_run_log, is_sidecar, json_object, same_path
+    from utils.sidecar import sidecar_path
+
+    own_backup = is_backup(paths.backup)
+    recorded = {**(json_object(paths.backup / OWNED_RECORD) or {})}
+    if is_sidecar(sidecar_path(paths.output)):
+        recorded.update((json_object(sidecar_path(paths.output)) or {}))
+
+    def recorded_as(key: str, default: Path):
+        return lambda path: same_path(recorded.get(key), path) or (own_backup and same_path(path, default)
+                                                                   and key != "tensorboard")
+
+    return [
+        Target(paths.output, "--output_path", ours=lambda path: is_sidecar(sidecar_path(path))),
+        Target(sidecar_path(paths.output), "the sidecar of --output_path", ours=is_sidecar),
+        Target(paths.history, "--log_path", ours=lambda path: recorded_as("history", paths.history)(path)
+               and is_history(path)),
+        Target(paths.log, "the log of --output_path", ours=is_run_log),
+        Target(paths.curves, "the curves of --output_path", ours=recorded_as("curves", paths.curves)),
+        Target(paths.best, "the best model of --output_path", ours=lambda path: own_backup),
+        Target(paths.backup, "the backup of --output_path", folder=True, ours=is_backup),
+        Target(paths.tensorboard, "--logdir", folder=True,
+               ours=lambda path: same_path(recorded.get("tensorboard"), path) or (own_backup and not (
+                   paths.backup / OWNED_RECORD).is_file())),
+        Target(paths.previous, "the set-aside folder of --output_path", folder=True, ours=is_aside_folder),
+    ]  # the lock (NAME.lock) is checked when it is taken: utils/atomic_files.output_lock
+
+
+def is_backup(folder: Path) -> bool:
+    """A backup folder this project writes: its records, and nothing but its weights files beside them."""
+    from utils.training.callbacks import BACKUP_METADATA
+
+    if not folder.is_dir():
+        return False
+    names = {p.name for p in folder.iterdir()}
+    if not names & {RUN_RECORD, BACKUP_METADATA}:
+        return False
+    return all(name in (RUN_RECORD, OWNED_RECORD) or name.startswith(BACKUP_METADATA) or ".weights.h5" in name
+               for name in names)
 
 
 def check_run_outputs(paths: RunPaths, data, annotations: Path | None, inputs: dict[str, Path] | None) -> None:
@@ -161,7 +208,7 @@ def check_run_outputs(paths: RunPaths, data, annotations: Path | None, inputs: d
     check_outputs_apart(
         {"--output_path": paths.output, "its sidecar": sidecar_path(paths.output), "--log_path": paths.history,
          "--logdir": paths.tensorboard, "its curves": paths.curves, "its log": paths.log, "its best model": paths.best,
-         "its backup": paths.backup, "its previous copy": previous_folder(paths)},
+         "its backup": paths.backup, "its previous copy": paths.previous},
         {"--data": data.frames_path, "--annotations": annotations or folder / LABELS_FILE,
          "the video paths": folder / PATHS_FILE, "the class list": folder / CLASSES_FILE, **(inputs or {})})
 

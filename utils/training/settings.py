@@ -16,7 +16,6 @@ from utils.data.splits import Split, SplitSettings, describe, make_split
 from utils.errors import InputError
 from utils.training.outputs import RunPaths
 
-
 WARMUP_SHARE = 0.1  # of a cosine schedule's steps, spent raising the learning rate from 0
 
 

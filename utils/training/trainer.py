@@ -23,6 +23,7 @@ import numpy as np
 from utils import atomic_files
 from utils.cli import jit_compile_value
 from utils.machine import peak_rss_mib
+from utils.ownership import claim
 from utils.training import preflight
 from utils.training.callbacks import append_log, deployable, save_model
 from utils.training.loop import train_epochs, worker_paths
@@ -128,6 +129,7 @@ def decide(model: keras.Model, data, split, settings: TrainSettings, record: dic
               f"{accuracy if accuracy is None else f'{accuracy:.4f}'}); skipped. --overwrite trains it again", flush=True)
         return preflight.SKIP, done
     if chief:
+        claim(preflight.run_targets(paths), settings.overwrite, paths.previous, paths.output)
         atomic_files.check_free_space(paths.output.parent, preflight.estimated_bytes(deployable(model).count_params()),
                                       f"--output_path {paths.output}")
         preflight.prepare(paths, wanted, decision)
