@@ -23,21 +23,22 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from utils import atomic_files
 from utils.cli import OUTPUT_FILE, OUTPUT_FOLDER, SEED, WORKERS, ArgumentParser, Number, entry_point
 from utils.data.synthetic_dataset import (
     ACTIONS,
     Difficulty,
     SyntheticSpec,
     contact_sheet,
-    generate_dataset,
     resolve_actions,
+    write_video_set,
 )
 from utils.errors import InputError
 from utils.machine import available_cores
 
 ACTION_NAMES = ("target", "pretext", *ACTIONS)
 GROUPS = Number(1, 99, integer=True)  # two digits in the file names, as UCF101's gGG and cCC
-VIDEO_SIDE = Number(32, 4096, integer=True)
+VIDEO_SIDE = Number(16, 4096, integer=True)
 SECONDS = Number(0, 60, low_open=True)
 
 
@@ -107,13 +108,23 @@ def main(argv: list[str] | None = None) -> None:
         except OSError as error:
             raise InputError(f"--preview {args.preview}: cannot be written ({error})") from None
         return
-    try:
-        args.output_path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"{args.output_path}: cannot create the output folder ({error.strerror})") from None
+    atomic_files.require_writable_folder(args.output_path.parent, f"--output_path {args.output_path}")
     start = time.perf_counter()
-    with tqdm(total=len(spec.video_jobs()), unit="video") as bar:
-        written = generate_dataset(spec, args.output_path, args.workers, on_video=lambda _: bar.update())
+    bars = []  # opened at the first finished video: a refused output folder prints its one line alone
+
+    def advance(_video: str) -> None:
+        if not bars:
+            bars.append(tqdm(total=len(spec.video_jobs()), unit="video"))
+        bars[0].update()
+
+    try:
+        written = write_video_set(spec, args.output_path, args.workers, on_video=advance)
+    finally:
+        for bar in bars:
+            bar.close()
+    if written is None:
+        print(f"{args.output_path} already holds these {len(spec.video_jobs())} videos (same settings); skipped")
+        return
     print(f"wrote {len(written)} videos of {spec.classes} classes to {args.output_path} "
           f"({time.perf_counter() - start:.1f} s)")
 

@@ -75,7 +75,7 @@ NAMED_AS = {("distill.py", "--split_dir"): "--split_dir", ("distill.py", "--temp
 # A name each output folder's run writes inside it: a user's file there must stay.
 WRITES_INSIDE = {"evaluate.py": "comparison.md", "export_student.py": "model.json", "video_to_frames.py": "labels.npy",
                  "reproduce_paper.py": "paper_table.md", "kd_grid.py": "kd_grid.md",
-                 "make_synthetic_dataset.py": "WalkLeft/v_WalkLeft_g01_c01.avi"}
+                 "make_synthetic_dataset.py": "synthetic_videos.json"}
 # Output files beside which a run writes companions (training runs: the sidecar, history, log).
 COMPANIONS = {"--output_path": (".json", ".history.csv", ".log")}
 

@@ -19,20 +19,25 @@ from tests.scripts import ROOT, assert_one_line_error, run_script, snapshot
 SHAPE = (16, 16, 16)
 TINY = ["--width", "0.125", "--batch_size", "4", "--epochs", "1", "--mixed_precision", "off"]
 
-# Runs a script with every commit (the rename that publishes a finished file) failing as on a full disk.
+# Runs a script with every commit (the rename that publishes a finished file) whose name ends in argv[1]
+# failing as on a full disk.
 FULL_DISK = """
 import errno, runpy, sys
 import utils.atomic_files as files
+publish, ending = files.commit, sys.argv[1]
 def full(temporary, final):
+    if not str(final).endswith(ending):
+        return publish(temporary, final)
     raise OSError(errno.ENOSPC, "No space left on device", str(final))
 files.commit = full
-sys.argv = sys.argv[1:]
+sys.argv = sys.argv[2:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
-def run_on_full_disk(script: str, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", FULL_DISK, str(ROOT / script), *map(str, args)], cwd=ROOT,
+def run_on_full_disk(script: str, *args, failing: str = "") -> subprocess.CompletedProcess:
+    """``script`` with every publishing rename failing, or only those of names ending in ``failing``."""
+    return subprocess.run([sys.executable, "-c", FULL_DISK, failing, str(ROOT / script), *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -49,16 +54,26 @@ def trained(tmp_path_factory):
     return root, frames, model
 
 
-def test_training_that_cannot_write_its_model_ends_in_one_line_and_keeps_the_earlier_model(trained):
+def test_overwrite_on_a_disk_too_full_to_record_what_it_moves_moves_nothing(trained):
     root, frames, model = trained
     before = snapshot(model.parent)
     result = run_on_full_disk("train_student.py", "--data", frames, "--output_path", model, "--logdir", root / "tb2",
                               "--overwrite", *TINY)
+    assert_one_line_error(result, "disk full")
+    assert snapshot(model.parent) == before and not (model.parent / "student.previous").exists()
+
+
+def test_training_that_cannot_write_its_model_ends_in_one_line_and_keeps_the_earlier_model(trained):
+    root, frames, model = trained
+    before = snapshot(model.parent)
+    result = run_on_full_disk("train_student.py", "--data", frames, "--output_path", model, "--logdir", root / "tb2",
+                              "--overwrite", *TINY, failing="student.json")  # the finished model cannot be published
     assert_one_line_error(result, "disk full", "Free some space")
     assert not list(model.parent.rglob("*.partial"))
     # the earlier model waits, complete, in student.previous/ (--overwrite moved it there before training)
     previous = model.parent / "student.previous"
-    assert snapshot(previous) == {name: digest for name, digest in before.items() if "/" not in name}
+    assert {name: digest for name, digest in snapshot(previous).items() if not name.startswith(".")} == {
+        name: digest for name, digest in before.items() if "/" not in name}
     rerun = run_script("train_student.py", "--data", frames, "--output_path", model, "--logdir", root / "tb2",
                        "--overwrite", *TINY)
     assert rerun.returncode == 0, rerun.stderr

@@ -27,10 +27,22 @@ def test_convergence_needs_the_best_level_and_no_more_rise(tmp_path):
     fallen = history(tmp_path / "fallen.history.csv", [0.5, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.6, 0.6])
     check = convergence(flat)
     assert check.converged and check.last_window == pytest.approx(90) and check.gap == pytest.approx(0)
-    assert not convergence(rising).converged and convergence(rising).gap == pytest.approx(20)  # 65 -> 85
-    assert not convergence(fallen).converged and convergence(fallen).gap == pytest.approx(30)  # best 90, last 60
-    sentence = convergence_sentence([flat, rising, fallen])
-    assert sentence.startswith("Convergence: for 1 of the 3 models") and "not: rising (20.0), fallen (30.0)" in sentence
+    still_rising = convergence(rising)  # windows of 2 epochs: the last (80, 90) is the best, but it still rises
+    assert not still_rising.converged and still_rising.best_window == still_rising.last_window
+    assert still_rising.rise == pytest.approx(10) and still_rising.gap == pytest.approx(10)
+    dropped = convergence(fallen)  # best 90, last 60
+    assert not dropped.converged and dropped.best_window - dropped.last_window == pytest.approx(30)
+    sentence = convergence_sentence([(flat, None), (rising, None), (fallen, None)])
+    assert "for 1 of the 3 models" in sentence
+    assert "not: rising (short by 10.0 points), fallen (short by 30.0 points)" in sentence
+
+
+def test_the_tolerance_grows_with_chance_on_a_small_validation_part(tmp_path):
+    """At 85% on 60 clips, a 4-point rise between two halves of 2 epochs is within chance; on 6000 clips it is not."""
+    values = [0.85] * 16 + [0.83, 0.83, 0.87, 0.87]
+    path = history(tmp_path / "noisy.history.csv", values)
+    assert convergence(path, validation_clips=60).converged
+    assert not convergence(path, validation_clips=6000).converged
 
 
 def test_one_lucky_epoch_is_averaged_out(tmp_path):

@@ -56,7 +56,7 @@ def copy_of(folder, tmp_path):
 def which_set(out):
     """'old' or 'new' when ``out`` is wholly one complete export (every file as its manifest lists it,
     nothing else there); anything else fails the test."""
-    assert check_output_folder(out) == "export"
+    assert check_output_folder(out) == "set"
     manifest = verified_manifest(out)
     verify_contents(out, manifest, *manifest["files"])
     clips = json.loads((out / "export_report.json").read_text())["test_clips"]
@@ -89,8 +89,9 @@ KILLED_AT_THE_SWAP = textwrap.dedent("""
     from pathlib import Path
     sys.path.insert(0, os.getcwd())
     when, output, label = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+    from utils import folder_set
     from utils.export import export_set
-    real_exchange, real_rename = export_set.exchange, os.rename
+    real_exchange, real_rename = folder_set.exchange, os.rename
 
     def exchange(first, second):
         if when == "fallback":
@@ -106,7 +107,7 @@ KILLED_AT_THE_SWAP = textwrap.dedent("""
             os.kill(os.getpid(), signal.SIGKILL)
         real_rename(source, destination)
 
-    export_set.exchange, os.rename = exchange, rename
+    folder_set.exchange, os.rename = exchange, rename
     export_set.recover(output)
     before = export_set.check_output_folder(output)
     with export_set.staged_export(output, before) as staged:
@@ -121,7 +122,7 @@ def swap(out, when, label):
 
 
 def which_small_set(out):
-    assert check_output_folder(out) == "export"
+    assert check_output_folder(out) == "set"
     manifest = verified_manifest(out)
     verify_contents(out, manifest, *manifest["files"])
     labels = {(out / name).read_text() for name in manifest["files"]}

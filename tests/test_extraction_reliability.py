@@ -93,8 +93,8 @@ KILL_AT_REPLACE = textwrap.dedent("""
     os.replace = replace
     sys.argv = ["video_to_frames.py", *sys.argv[3:]]
     import video_to_frames
-    from utils.cli import run
-    run(video_to_frames.main, "video_to_frames.py")
+    from utils.cli import entry_point
+    entry_point(video_to_frames.main, "video_to_frames.py")
 """)
 
 
@@ -263,8 +263,8 @@ CRASHING_EXTRACTION = textwrap.dedent("""
     if __name__ == "__main__":
         sys.argv[0] = "video_to_frames.py"
         import video_to_frames
-        from utils.cli import run
-        run(video_to_frames.main, "video_to_frames.py")
+        from utils.cli import entry_point
+        entry_point(video_to_frames.main, "video_to_frames.py")
 """)
 
 
@@ -316,8 +316,8 @@ DISK_FULL_EXTRACTION = textwrap.dedent("""
             os.replace = replace
         sys.argv[0] = "video_to_frames.py"
         import video_to_frames
-        from utils.cli import run
-        run(video_to_frames.main, "video_to_frames.py")
+        from utils.cli import entry_point
+        entry_point(video_to_frames.main, "video_to_frames.py")
 """)
 
 

@@ -40,11 +40,13 @@ def with_changes(record: dict, **hyperparameters) -> dict:
     return changed
 
 
-def test_identity_ignores_epochs_and_speed_settings_but_not_the_seed():
-    same = preflight.run_identity(with_changes(RECORD, epochs=80, jit_compile="on", replicas=4))
+def test_identity_ignores_speed_settings_but_not_the_seed_or_the_epochs():
+    same = preflight.run_identity(with_changes(RECORD, jit_compile="on", replicas=4))
     assert same == preflight.run_identity(RECORD)
     other = preflight.run_identity(with_changes(RECORD, seed=3))
     assert preflight.differences(preflight.run_identity(RECORD), other) == ["hyperparameters.seed 0 → 3"]
+    longer = preflight.run_identity(with_changes(RECORD, epochs=80))  # 80 epochs of a schedule is another model
+    assert preflight.differences(preflight.run_identity(RECORD), longer) == ["hyperparameters.epochs 50 → 80"]
 
 
 def test_a_finished_run_is_skipped_when_asked_again_and_refused_with_other_settings(tmp_path):

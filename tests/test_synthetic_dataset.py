@@ -175,8 +175,9 @@ def test_cli_writes_the_dataset_and_rejects_bad_flags(tmp_path):
                          "--groups", 1, "--clips_per_group", 1, "--frame_width", 32, "--frame_height", 24,
                          "--min_seconds", 1, "--max_seconds", 1)
     assert pretext.returncode == 0, pretext.stderr
-    assert sorted(p.name for p in (tmp_path / "p").iterdir()) == sorted(PRETEXT_ACTIONS)
+    assert sorted(p.name for p in (tmp_path / "p").iterdir() if p.is_dir()) == sorted(PRETEXT_ACTIONS)
+    assert (tmp_path / "p" / "synthetic_videos.json").is_file()  # the set's manifest (utils/folder_set.py)
     assert_one_line_error(run_script("make_synthetic_dataset.py", "--classes", 99), "--classes")
-    assert_one_line_error(run_script("make_synthetic_dataset.py", "--actions", "Dance"), "--actions Dance")
+    assert_one_line_error(run_script("make_synthetic_dataset.py", "--actions", "Dance"), "--actions", "'Dance'")
     assert_one_line_error(run_script("make_synthetic_dataset.py", "--occlusion", "2"), "--occlusion")
     assert_one_line_error(run_script("make_synthetic_dataset.py", "--distractors", "-1"), "--distractors")

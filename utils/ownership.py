@@ -107,27 +107,37 @@ def claim(targets: list[Target], overwrite: bool, aside: Path | None, own_output
                 else "; move it away or choose another name")
         raise InputError(f"{first.what} {first.path}: {'a folder' if first.folder else 'a file'} this run did not "
                          f"write is in the way{hint}")
+    set_aside([target.path for target in blocking], aside, ours=False)
     for target in blocking:
-        set_aside(target.path, aside, ours=False)
         print(f"{target.what}: moved {target.path} into {aside}/", flush=True)
 
 
-def set_aside(path: Path, aside: Path, ours: bool) -> None:
-    """Move ``path`` into the folder ``aside``, recording whether it was this project's own earlier result
-    (discard_aside removes only those)."""
-    aside.mkdir(parents=True, exist_ok=True)
-    record = json_object(aside / ASIDE_RECORD) or {"ours": [], "kept": []}
-    destination = aside / path.name
-    if destination.exists() or destination.is_symlink():  # an older copy of the same name: kept under a number
-        number = 1
-        while (aside / f"{path.name}.{number}").exists():
-            number += 1
-        destination = aside / f"{path.name}.{number}"
-    shutil.move(str(path), str(destination))
-    record["ours" if ours else "kept"].append(destination.name)
+def set_aside(paths: list[Path], aside: Path, ours: bool) -> None:
+    """Move ``paths`` into the folder ``aside``, recording whether they were this project's own earlier result
+    (discard_aside removes only those). The record is written before anything moves: a full disk stops the run
+    with every file still in its place."""
     from utils.atomic_files import write_text
 
-    write_text(aside / ASIDE_RECORD, json.dumps(record, indent=1))
+    aside.mkdir(parents=True, exist_ok=True)
+    record = json_object(aside / ASIDE_RECORD) or {"ours": [], "kept": []}
+    moves, taken = [], set()
+    for path in paths:
+        destination = aside / path.name
+        number = 0
+        while destination.exists() or destination.is_symlink() or destination in taken:  # an older copy: numbered
+            number += 1
+            destination = aside / f"{path.name}.{number}"
+        taken.add(destination)
+        moves.append((path, destination))
+        record["ours" if ours else "kept"].append(destination.name)
+    try:
+        write_text(aside / ASIDE_RECORD, json.dumps(record, indent=1))
+    except OSError:
+        if not any(aside.iterdir()):
+            aside.rmdir()
+        raise
+    for path, destination in moves:
+        shutil.move(str(path), str(destination))
 
 
 def is_aside_folder(path: Path) -> bool:
@@ -173,13 +183,15 @@ def is_run_log(path: Path) -> bool:
 
 
 def is_history(path: Path) -> bool:
-    """A training history this project writes (Keras's CSVLogger): its header starts with the epoch column."""
+    """A training history this project writes (Keras's CSVLogger): its header starts with the epoch column, or
+    it is still empty (the logger opens it when training starts and writes the header after the first epoch)."""
     try:
         with open(path, encoding="utf-8") as handle:
-            header = handle.readline().strip().split(",")
+            first = handle.readline()
     except (OSError, UnicodeDecodeError):
         return False
-    return header[:1] == ["epoch"] and "loss" in header
+    header = first.strip().split(",")
+    return first == "" or (header[:1] == ["epoch"] and "loss" in header)
 
 
 def is_run_folder(folder: Path, manifest: str, written_by: str) -> bool:

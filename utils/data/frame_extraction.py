@@ -260,6 +260,9 @@ def find_videos(input_path: Path, warn: Callable[[str], None]) -> tuple[list[str
     """(classes, videos, names skipped for not being UTF-8) of ``input_path``; InputError when there is nothing."""
     if not input_path.is_dir():
         raise InputError(f"{input_path}: input folder does not exist or is not a folder")
+    from utils.data.synthetic_dataset import VIDEO_SET
+
+    VIDEO_SET.verified_manifest(input_path)  # a synthetic video set: every video it lists is there, whole
     unusable: list[str] = []
     classes, videos = discover_videos(input_path, unusable)
     for name in unusable:
@@ -277,11 +280,25 @@ def claim_output(output_path: Path) -> None:
     from utils.ownership import Target, claim, json_object
 
     def ours(path: Path) -> bool:
-        manifest = json_object(output_path / MANIFEST_FILE) or {}
-        return manifest.get("written_by") == "video_to_frames.py"
+        manifest = json_object(output_path / MANIFEST_FILE)
+        if manifest is None and not (output_path / MANIFEST_FILE).exists():
+            return earlier_extraction(output_path)
+        return (manifest or {}).get("written_by") == "video_to_frames.py"
 
     claim([Target(output_path / name, "--output_path", ours=ours) for name in (*SET_FILES, MANIFEST_FILE)],
           overwrite=False, aside=None)
+
+
+def earlier_extraction(folder: Path) -> bool:
+    """A frames folder written before extractions had a manifest: its frames.npy holds uint8 clips N×T×H×W×3."""
+    from utils.data.frames_data import npy_header
+    from utils.errors import InputError
+
+    try:
+        shape, _, dtype = npy_header(folder / FRAMES_FILE)
+    except InputError:
+        return False
+    return dtype == "uint8" and len(shape) == 5 and shape[-1] == 3
 
 
 def extract_frames(

@@ -67,7 +67,7 @@ class FramesData:
         }
 
 
-def _npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype]:
+def npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype]:
     """(shape, fortran_order, dtype) from a .npy header; InputError when it is not one."""
     try:
         with open(path, "rb") as handle:
@@ -82,7 +82,7 @@ def _npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype]:
 def _load_small(path: Path, what: str) -> np.ndarray:
     if not path.is_file():
         raise InputError(f"{path}: {what} file not found")
-    _refuse_fortran(path, _npy_header(path))
+    _refuse_fortran(path, npy_header(path))
     try:
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
@@ -137,7 +137,7 @@ def open_frames(data: Path, annotations: Path | None = None) -> FramesData:
         raise InputError(f"{frames_path}: frames file not found (run video_to_frames.py first)")
     folder = frames_path.parent
     manifest = check_manifest(folder) if frames_path.name == FRAMES_FILE else None
-    _refuse_fortran(frames_path, _npy_header(frames_path))
+    _refuse_fortran(frames_path, npy_header(frames_path))
     try:
         frames = np.load(frames_path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:

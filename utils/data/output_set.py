@@ -27,7 +27,7 @@ def remove_stale_staging(output_path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -44,9 +44,9 @@ REPLACING = MANIFEST_FILE + ".replacing"
 def stage_manifests(staging: Path, clips: int, clip_shape: tuple[int, ...]) -> None:
     """Write both manifests into ``staging`` before the swap, so that the swap itself only renames."""
     for name in SET_FILES[:-1]:  # frames.npy was flushed when it was committed
-        _fsync(staging / name)
-    _write_json(staging / REPLACING, {"state": "replacing", "written_by": "video_to_frames.py"})
-    _write_json(staging / MANIFEST_FILE, {
+        fsync_path(staging / name)
+    write_json_synced(staging / REPLACING, {"state": "replacing", "written_by": "video_to_frames.py"})
+    write_json_synced(staging / MANIFEST_FILE, {
         "state": MANIFEST_COMPLETE,
         "files": {name: (staging / name).stat().st_size for name in SET_FILES},
         "clips": clips,
@@ -55,7 +55,7 @@ def stage_manifests(staging: Path, clips: int, clip_shape: tuple[int, ...]) -> N
     })
 
 
-def _write_json(path: Path, record: dict) -> None:
+def write_json_synced(path: Path, record: dict) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(json.dumps(record, indent=1) + "\n")
         handle.flush()
@@ -66,9 +66,9 @@ def swap_in(staging: Path, output: Path) -> None:
     """Move the staged set into ``output``: the "replacing" marker first, the files, then the complete
     manifest, each step on disk before the next."""
     os.replace(staging / REPLACING, output / MANIFEST_FILE)
-    _fsync(output)
+    fsync_path(output)
     for name in SET_FILES:
         os.replace(staging / name, output / name)
-    _fsync(output)
+    fsync_path(output)
     os.replace(staging / MANIFEST_FILE, output / MANIFEST_FILE)
-    _fsync(output)
+    fsync_path(output)

@@ -23,9 +23,12 @@ order or number of workers.
 
 from __future__ import annotations
 
+import json
+import math
+import re
 import multiprocessing
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -34,6 +37,7 @@ import numpy as np
 from utils import atomic_files
 from utils.data.stick_figure import Body, draw
 from utils.data.synthetic_actions import ACTIONS, MAX_TRAVEL, PRETEXT_ACTIONS, TARGET_ACTIONS, action_controls
+from utils.folder_set import FolderSet
 
 __all__ = ["ACTIONS", "PRETEXT_ACTIONS", "TARGET_ACTIONS", "Scene", "SyntheticSpec", "generate_dataset",
            "render_clip", "scene_for", "video_relative_path"]
@@ -302,6 +306,48 @@ def _write_one(args: tuple[SyntheticSpec, Path, tuple[int, int, int]]) -> str:
     relative = video_relative_path(spec.actions[class_index], group, clip)
     write_video(output / relative, clip_video(spec, class_index, group, clip), spec.fps, spec.fourcc)
     return relative
+
+
+# An earlier version wrote the same layout without a manifest: class folders of videos named as below.
+EARLIER_VIDEO = re.compile("|".join(rf"{action}(/v_{action}_g\d\d_c\d\d\.avi)?" for action in ACTIONS))
+VIDEO_SET = FolderSet(manifest="synthetic_videos.json", written_by="make_synthetic_dataset.py", noun="video set",
+                      tag="videos", earlier_entry=lambda entry: EARLIER_VIDEO.fullmatch(entry) is not None)
+MAX_VIDEO_BYTES = 2 * 2**30  # one video's frames, held in memory while it is encoded
+
+
+def spec_record(spec: SyntheticSpec) -> dict:
+    """What a video set was written with, in its manifest: the same record means the same videos."""
+    return {"spec": {**{k: v for k, v in asdict(spec).items() if k != "difficulty"},
+                     "actions": list(spec.actions), "difficulty": asdict(spec.difficulty)}}
+
+
+def check_sizes(spec: SyntheticSpec) -> None:
+    """InputError before any work when one video's frames would not fit the memory it is made in."""
+    from utils.errors import InputError
+
+    frames = math.ceil(spec.max_seconds * spec.fps)
+    needed = frames * spec.height * spec.width * 3
+    if needed > MAX_VIDEO_BYTES:
+        raise InputError(f"--max_seconds {spec.max_seconds:g} at --fps {spec.fps:g} and {spec.width}x{spec.height} "
+                         f"makes videos of {frames} frames, {needed / 2**30:.1f} GiB each in memory (at most "
+                         f"{MAX_VIDEO_BYTES / 2**30:.0f} GiB); make them shorter, slower or smaller")
+
+
+def write_video_set(spec: SyntheticSpec, output: Path, workers: int = 1,
+                    on_video: Callable[[str], None] | None = None) -> list[str] | None:
+    """Write the videos of ``spec`` as one set in ``output`` (utils/folder_set.py): staged beside it and swapped
+    in whole, never mixed with an earlier set's; a folder of the user's is refused before any work. Returns the
+    videos' relative paths, or None when ``output`` already holds this very set."""
+    output = Path(output)
+    check_sizes(spec)
+    with atomic_files.output_lock(output, "--output_path"):
+        VIDEO_SET.recover(output)
+        before = VIDEO_SET.check_output_folder(output, "--output_path")
+        manifest = VIDEO_SET.read_manifest(output) if before == "set" else None
+        if manifest is not None and {"spec": manifest.get("spec")} == json.loads(json.dumps(spec_record(spec))):
+            return None
+        with VIDEO_SET.staged(output, before, spec_record(spec)) as staged:
+            return generate_dataset(spec, staged.folder, workers, on_video)
 
 
 def generate_dataset(spec: SyntheticSpec, output: Path, workers: int = 1,

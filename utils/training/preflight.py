@@ -129,9 +129,7 @@ def prepare(paths: RunPaths, wanted: dict, decision: str) -> None:
         return
     if decision == START:
         if finished(paths):
-            for path in finished_files(paths):
-                if path.exists():
-                    set_aside(path, paths.previous, ours=True)
+            set_aside([path for path in finished_files(paths) if path.exists()], paths.previous, ours=True)
         shutil.rmtree(paths.backup, ignore_errors=True)
         paths.best.unlink(missing_ok=True)
         paths.history.unlink(missing_ok=True)
@@ -161,13 +159,14 @@ def run_targets(paths: RunPaths) -> list:
     from utils.sidecar import sidecar_path
 
     own_backup = is_backup(paths.backup)
+    own_model = is_sidecar(sidecar_path(paths.output))
     recorded = {**(json_object(paths.backup / OWNED_RECORD) or {})}
-    if is_sidecar(sidecar_path(paths.output)):
+    if own_model:
         recorded.update((json_object(sidecar_path(paths.output)) or {}))
 
-    def recorded_as(key: str, default: Path):
-        return lambda path: same_path(recorded.get(key), path) or (own_backup and same_path(path, default)
-                                                                   and key != "tensorboard")
+    def recorded_as(key: str, default: Path):  # a copied model folder keeps its companions at their default names
+        return lambda path: same_path(recorded.get(key), path) or ((own_backup or own_model) and key != "tensorboard"
+                                                                   and same_path(path, default))
 
     return [
         Target(paths.output, "--output_path", ours=lambda path: is_sidecar(sidecar_path(path))),
