@@ -7,6 +7,7 @@ complete output stays untouched until the new one is whole.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -209,3 +210,20 @@ def disk_full_error(error: BaseException) -> OSError | None:
             return error if isinstance(error, OSError) else OSError(errno.ENOSPC, str(error).splitlines()[0][:200])
         error = error.__cause__ or error.__context__
     return None
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file (or a folder's entries) to the disk: a later rename must not publish a file still in the page cache."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_json_synced(path: Path, record: dict) -> None:
+    """A manifest written in place and flushed: the staged-set swaps order their steps by these."""
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, indent=1) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())

@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from utils import atomic_files
-from utils.data.frames_data import MANIFEST_COMPLETE
-from utils.data.output_set import fsync_path, write_json_synced
+from utils.atomic_files import fsync_path, write_json_synced
 from utils.errors import InputError
+from utils.frames_layout import MANIFEST_COMPLETE
 
 RENAME_EXCHANGE = 2
 AT_FDCWD = -100

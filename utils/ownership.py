@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from utils.errors import InputError
+from utils.frames_layout import FRAMES_FILE, MANIFEST_FILE
 
 MODEL_FORMAT = "har-kd-model/1"  # utils/sidecar.py writes it into every sidecar
 ASIDE_RECORD = ".har-kd-previous.json"  # in NAME.previous/: which of its files were this project's own
@@ -52,8 +53,6 @@ def same_path(a, b) -> bool:
 
 def frames_folder_of(path: Path) -> Path | None:
     """The frames folder ``path`` lies in (a folder video_to_frames.py wrote: frames.npy or its manifest), or None."""
-    from utils.data.frames_data import FRAMES_FILE, MANIFEST_FILE
-
     for folder in Path(path).resolve().parents:
         if (folder / FRAMES_FILE).is_file() or (folder / MANIFEST_FILE).is_file():
             return folder

@@ -23,13 +23,14 @@ import numpy as np
 
 from utils.errors import InputError
 
-# The files of a frames folder (video_to_frames.py writes them; everything else reads them here).
-FRAMES_FILE = "frames.npy"
-LABELS_FILE = "labels.npy"
-PATHS_FILE = "video_file_paths.npy"
-CLASSES_FILE = "classes.txt"
-MANIFEST_FILE = "extraction.json"
-MANIFEST_COMPLETE = "complete"
+from utils.frames_layout import (  # noqa: F401 (re-exported: the stages read these names here)
+    CLASSES_FILE,
+    FRAMES_FILE,
+    LABELS_FILE,
+    MANIFEST_COMPLETE,
+    MANIFEST_FILE,
+    PATHS_FILE,
+)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
+from utils.atomic_files import fsync_path, write_json_synced
 from utils.data.frames_data import CLASSES_FILE, FRAMES_FILE, LABELS_FILE, MANIFEST_COMPLETE, MANIFEST_FILE, PATHS_FILE
 
 from utils.data.extraction_report import SUMMARY_FILE, TIMES_FILE
@@ -25,14 +26,6 @@ def remove_stale_staging(output_path: Path) -> None:
     """Staging folders of killed runs (we hold the lock, so no live run owns one)."""
     for path in output_path.glob(f"{STAGING_PREFIX}*"):
         shutil.rmtree(path, ignore_errors=True)
-
-
-def fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 SET_FILES = (LABELS_FILE, PATHS_FILE, CLASSES_FILE, TIMES_FILE, SUMMARY_FILE, FRAMES_FILE)  # moved in this order
@@ -53,13 +46,6 @@ def stage_manifests(staging: Path, clips: int, clip_shape: tuple[int, ...]) -> N
         "clip_shape": list(clip_shape),
         "written_by": "video_to_frames.py",
     })
-
-
-def write_json_synced(path: Path, record: dict) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(record, indent=1) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def swap_in(staging: Path, output: Path) -> None:

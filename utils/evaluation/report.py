@@ -91,8 +91,8 @@ def score_model(path: Path, name: str, data: FramesData, clips: TestClips, folde
     from utils.evaluation.model_cost import cpu_speed, flops_per_clip, parameter_count, size_on_disk
     from utils.evaluation.plots import confusion_matrix_png, roc_png
     from utils.evaluation.tensorboard import write_test_results
-    from utils.evaluation.test_clips import predict_logits
     from utils.sidecar import read_sidecar
+    from utils.training.input_pipeline import predict_logits
 
     record = read_sidecar(path)
     model = load_logits_model(path, "--recognizer", record)

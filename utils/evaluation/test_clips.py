@@ -90,22 +90,3 @@ def test_clips_for(model_path: Path, data: FramesData, requested: SplitSettings 
         raise InputError(f"{model_path}: {len(overlap)} of the {len(test)} test clips asked for were used to train "
                          f"or select it (e.g. {data.paths[overlap[0]]}); its scores there would be inflated")
     return TestClips(np.sort(test), chosen.to_json(), source)
-
-
-def predict_logits(model, data: FramesData, indices: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(logits N×K float32, labels N) of the clips at sorted ``indices``, streamed in batches."""
-    from utils.training.input_pipeline import clip_dataset
-
-    indices = np.asarray(indices, np.int64)
-    if np.any(np.diff(indices) < 0):
-        raise ValueError("indices must be sorted: batches are read in file order")
-    return logits_over(model, clip_dataset(data, indices, batch_size, shuffle=False)), data.labels[indices]
-
-
-def logits_over(model, dataset) -> np.ndarray:
-    """Float32 logits of every clip of a (clips, labels) dataset, in order: a compiled call per batch
-    rather than Model.predict, which Keras 3.15 cannot run under MultiWorkerMirroredStrategy."""
-    import tensorflow as tf
-
-    call = tf.function(lambda clips: tf.cast(model(clips, training=False), tf.float32), reduce_retracing=True)
-    return np.concatenate([call(clips).numpy() for clips, _ in dataset])

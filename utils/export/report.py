@@ -39,9 +39,8 @@ def export_all(model, model_path: Path, record: dict, data: FramesData, indices:
     import tensorflow as tf
 
     from utils.evaluation.model_cost import interleaved_median_seconds
-    from utils.evaluation.test_clips import predict_logits
     from utils.sidecar import write_sidecar
-    from utils.training.input_pipeline import ClipReader
+    from utils.training.input_pipeline import ClipReader, predict_logits
 
     keras_copy = folder / f"model{model_path.suffix}"  # the staging folder: nothing in it is read before the swap
     shutil.copyfile(model_path, keras_copy)

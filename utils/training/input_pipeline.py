@@ -99,25 +99,48 @@ def clip_dataset(
         parts[2].set_shape((None, teacher_logits.shape[1]))
         return {"frames": clips, "teacher_logits": parts[2]}, batch_labels
 
+    parallel = max(2, available_cores())
+    dataset = batched_indices(indices, batch_size, shuffle, seed, repeat, share)
+    return with_fixed_parallelism(dataset.map(load, num_parallel_calls=parallel, deterministic=True), parallel)
+
+
+def batched_indices(indices: np.ndarray, batch_size: int, shuffle: bool, seed: int, repeat: bool,
+                    share: tuple[int, int, int] | None) -> tf.data.Dataset:
+    """Batches of clip indices in clip_dataset's order, or this worker's replicas' slices of them."""
     dataset = tf.data.Dataset.from_tensor_slices(indices)
     if shuffle:
         dataset = dataset.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         dataset = dataset.repeat()
     if share is None or share[2] == 1:
-        dataset = dataset.batch(batch_size)
-    else:
-        first, replicas, total = share
-        per_replica = batch_size // total
-        dataset = dataset.batch(batch_size, drop_remainder=True).map(
-            lambda batch: tf.reshape(batch[first * per_replica:(first + replicas) * per_replica],
-                                     (replicas, per_replica))).unbatch()
-    parallel = max(2, available_cores())
-    dataset = dataset.map(load, num_parallel_calls=parallel, deterministic=True)
+        return dataset.batch(batch_size)
+    first, replicas, total = share
+    per_replica = batch_size // total
+    return dataset.batch(batch_size, drop_remainder=True).map(
+        lambda batch: tf.reshape(batch[first * per_replica:(first + replicas) * per_replica],
+                                 (replicas, per_replica))).unbatch()
+
+
+def with_fixed_parallelism(dataset: tf.data.Dataset, parallel: int) -> tf.data.Dataset:
+    """Fixed parallelism instead of tf.data's autotuning: its model thread makes the destruction of a
+    finished iterator wait for up to ~5 s, and a run ends two iterators an epoch (training and
+    validation); that wait was a third of the demo teacher's epoch time (docs/performance.md)."""
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF  # sharded above
-    # Fixed parallelism instead of tf.data's autotuning: its model thread makes the destruction of a
-    # finished iterator wait for up to ~5 s, and a run ends two iterators an epoch (training and
-    # validation); that wait was a third of the demo teacher's epoch time (docs/performance.md).
     options.autotune.enabled = False
     return dataset.with_options(options).prefetch(parallel)
+
+
+def predict_logits(model, data: FramesData, indices: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(logits N×K float32, labels N) of the clips at sorted ``indices``, streamed in batches."""
+    indices = np.asarray(indices, np.int64)
+    if np.any(np.diff(indices) < 0):
+        raise ValueError("indices must be sorted: batches are read in file order")
+    return logits_over(model, clip_dataset(data, indices, batch_size, shuffle=False)), data.labels[indices]
+
+
+def logits_over(model, dataset) -> np.ndarray:
+    """Float32 logits of every clip of a (clips, labels) dataset, in order: a compiled call per batch
+    rather than Model.predict, which Keras 3.15 cannot run under MultiWorkerMirroredStrategy."""
+    call = tf.function(lambda clips: tf.cast(model(clips, training=False), tf.float32), reduce_retracing=True)
+    return np.concatenate([call(clips).numpy() for clips, _ in dataset])

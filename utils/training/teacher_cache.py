@@ -70,8 +70,7 @@ def teacher_logits_table(teacher, teacher_path: Path, teacher_sha256: str, data:
     """(logits for every row of frames.npy — NaN outside ``indices`` —, cache file, reused?).
 
     ``write`` False (workers other than a multi-worker run's chief) computes without writing."""
-    from utils.evaluation.test_clips import logits_over
-    from utils.training.input_pipeline import clip_dataset
+    from utils.training.input_pipeline import clip_dataset, logits_over
 
     indices = np.sort(np.asarray(indices, dtype=np.int64))
     key = cache_key(teacher_sha256, data, indices)
