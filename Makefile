@@ -75,7 +75,8 @@ endif
 	@echo "the exported student in $(DEMO)/export;"
 	@echo "TensorBoard: $(BIN)/tensorboard --logdir $(DEMO)/runs"
 
-# The paper's 13-row protocol, 5 seeds, on the synthetic set (README, "Results"): about 2.5 h on 2 cores.
+# The paper's 13-row protocol, 5 seeds, on the synthetic set (README, "Results"): 46-59 min per seed on a 2-core
+# AVX2 EPYC shared with other jobs (4-5 h in all; the pretext pre-training once before it).
 # Resumable: run it again after a stop. Its table and plot are copied to results/synthetic/.
 REPRO := $(DATA)/reproduction
 REPRO_SEEDS ?= 0 1 2 3 4
