@@ -20,7 +20,6 @@ the mean gain, each cell's interval in it), seed_S/ (models, evaluation, timings
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from utils.cli import (
@@ -70,15 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"grid: {settings.output_dir / 'kd_grid.md'}; heatmap: {settings.output_dir / 'kd_grid.png'}")
 
 
-def main_reporting_killed_steps() -> None:
-    from utils.reproduction.protocol import StepFailed
-
-    try:
-        main()
-    except StepFailed as error:
-        print(f"kd_grid.py: error: {error}", file=sys.stderr)
-        sys.exit(1)
-
-
 if __name__ == "__main__":
-    entry_point(main_reporting_killed_steps, "kd_grid.py", INTERRUPTED_TRAINING)
+    from utils.reproduction.protocol import reporting_failed_steps
+
+    entry_point(reporting_failed_steps(main, "kd_grid.py"), "kd_grid.py", INTERRUPTED_TRAINING)

@@ -28,7 +28,6 @@ ours), accuracy_vs_temperature.png.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from utils.cli import (
@@ -118,15 +117,7 @@ def main(argv: list[str] | None = None) -> None:
         write_paired_comparison(settings, args.compare_with)
 
 
-def main_reporting_killed_steps() -> None:
-    from utils.reproduction.protocol import StepFailed
-
-    try:
-        main()
-    except StepFailed as error:
-        print(f"reproduce_paper.py: error: {error}", file=sys.stderr)
-        sys.exit(1)
-
-
 if __name__ == "__main__":
-    entry_point(main_reporting_killed_steps, "reproduce_paper.py", INTERRUPTED_TRAINING)
+    from utils.reproduction.protocol import reporting_failed_steps
+
+    entry_point(reporting_failed_steps(main, "reproduce_paper.py"), "reproduce_paper.py", INTERRUPTED_TRAINING)

@@ -50,6 +50,7 @@ from utils.data.frame_sampler import VideoError, read_clip
 from utils.data.frames_data import (
     FRAMES_FILE,
     MANIFEST_FILE,
+    npy_header,
 )
 from utils.data.npy_stream import ClipArrayWriter, write_clip
 from utils.data.output_set import SET_FILES, STAGING_PREFIX, remove_stale_staging, stage_manifests, swap_in
@@ -291,9 +292,6 @@ def claim_output(output_path: Path) -> None:
 
 def earlier_extraction(folder: Path) -> bool:
     """A frames folder written before extractions had a manifest: its frames.npy holds uint8 clips N×T×H×W×3."""
-    from utils.data.frames_data import npy_header
-    from utils.errors import InputError
-
     try:
         shape, _, dtype = npy_header(folder / FRAMES_FILE)
     except InputError:

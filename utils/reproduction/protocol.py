@@ -273,3 +273,16 @@ def script_in_new_process(script: str, arguments: list[str]) -> None:
 
 class StepFailed(Exception):
     """A step died without saying why (a signal); the reproduction reports it in one line."""
+
+
+def reporting_failed_steps(main, prog: str):
+    """``main`` with a step killed by a signal reported in one line and exit status 1 (the step printed nothing):
+    the entry point of the scripts that run other scripts as steps (reproduce_paper.py, kd_grid.py)."""
+    def run() -> None:
+        try:
+            main()
+        except StepFailed as error:
+            print(f"{prog}: error: {error}", file=sys.stderr)
+            sys.exit(1)
+
+    return run
