@@ -38,7 +38,7 @@ from utils.cli import (
 )
 from utils.data.splits import SplitSettings
 from utils.errors import InputError
-from utils.evaluation.test_clips import check_model_matches_data
+from utils.evaluation.held_out_clips import check_model_matches_data
 from utils.ownership import claim
 from utils.sidecar import read_sidecar, sidecar_path
 from utils.training.outputs import RunPaths

@@ -54,7 +54,7 @@ def build_parser() -> ArgumentParser:
 def requested_split(args, model_path: Path):
     """None (the model's own split), or the recorded settings with the split flags given applied."""
     from utils.data.splits import SplitSettings
-    from utils.evaluation.test_clips import recorded_settings
+    from utils.evaluation.held_out_clips import recorded_settings
     from utils.sidecar import read_sidecar, sidecar_path
 
     given = given_split_settings(args)
@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> None:
         raise InputError(f"--timing_runs must be 0 or more, got {args.timing_runs}")
 
     from utils.data.frames_data import open_frames
+    from utils.evaluation.held_out_clips import test_clips_for
     from utils.evaluation.report import evaluate_models, output_names
-    from utils.evaluation.test_clips import test_clips_for
 
     data = open_frames(args.data, args.annotations)
     for path in args.recognizer:

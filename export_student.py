@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         raise InputError(f"--recognizer {args.recognizer}: model file not found")
 
     from utils.data.frames_data import open_frames
-    from utils.evaluation.test_clips import test_clips_for
+    from utils.evaluation.held_out_clips import test_clips_for
 
     data = open_frames(args.data, args.annotations)
     check_outputs_apart({"--output_dir": args.output_dir}, {"--data": data.frames_path, "--recognizer": args.recognizer})

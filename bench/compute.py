@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench.results import save_measurement
+
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = (16, 112, 112, 3)
 VARIANTS = [  # (name, model, batch, oneDNN, jit)
@@ -155,8 +157,7 @@ def main(argv: list[str] | None = None) -> dict:
     float32_peak = peaks["float32"]["matmul"]
     result = {"clip": list(CLIP), "width": 1.0, "matmul_flops_per_s": float32_peak, "peaks": peaks,
               "variants": variants}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
+    save_measurement(args.json, result)
     for dtype, values in peaks.items():
         print(f"{dtype} peak, best in the run: matmul {values['matmul'] / 1e9:.0f} GFLOP/s")
     for v in variants:

@@ -13,9 +13,10 @@ drift alike), and the int8 file's size against the .keras file's.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
+
+from bench.results import save_measurement
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = (16, 112, 112, 3)
@@ -55,8 +56,7 @@ def main(argv: list[str] | None = None) -> dict:
               "tflite_int8_over_float32": tflite["latency_ms"]["int8"] / tflite["latency_ms"]["float32"],
               "keras_file_over_int8_file": s["size_bytes"] / tflite["size_bytes"]["int8"]}
     result = {"clip": list(CLIP), "classes": 101, "models": models, "tflite": tflite, "ratios": ratios}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
+    save_measurement(args.json, result)
     print(f"student vs teacher: {ratios['params']:.1f}x fewer parameters, {ratios['flops']:.1f}x fewer FLOPs, "
           f"{ratios['size']:.1f}x smaller file, {ratios['latency']:.1f}x lower latency, "
           f"{ratios['throughput']:.1f}x the throughput")

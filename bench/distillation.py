@@ -16,13 +16,14 @@ utils/training/teacher_cache.teacher_logits_table.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from bench.results import save_measurement
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPERATURES = (1, 5, 10, 15, 20)
@@ -103,8 +104,7 @@ def main(argv: list[str] | None = None) -> dict:
         "sweep": {"temperatures": list(TEMPERATURES), "epochs_per_run": args.epochs, "seconds": sweep},
         "ratios": {"epoch": epoch["online"] / epoch["cached"], "sweep": sweep["online"] / sweep["cached"]},
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
+    save_measurement(args.json, result)
     print("\n".join([
         f"{clips} clips {result['clip']}, teacher and student at width 1.0, batch 8",
         f"one epoch: online teacher {epoch['online']:.2f} s, cached logits {epoch['cached']:.2f} s; "

@@ -33,6 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bench.results import save_measurement
 from bench.seek_baseline import seek_extract
 from utils.data.dataset_layout import discover_videos
 from utils.data.frame_extraction import ClipSettings, extract_frames
@@ -211,8 +212,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "extraction.json")
     args = parser.parse_args(argv)
     result = run(args.videos * (4 if args.large else 1), args.repeats, args.workdir)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
+    save_measurement(args.json, result)
     print(report(result))
     return result
 

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+
+from bench.results import save_measurement
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_GPU = "no GPU visible to TensorFlow on this machine: nothing measured, nothing written"
@@ -236,8 +237,7 @@ def main(argv: list[str] | None = None) -> dict | None:
         plan = replace(plan, steps=2 * plan.steps, pipeline_steps=2 * plan.pipeline_steps)
     default = scripts_default()
     result = measure(gpus, plan, [*SETTINGS[:2], default, *SETTINGS[2:]], default, "/GPU:0", args.workdir)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
+    save_measurement(args.json, result)
     print(report(result))
     return result
 

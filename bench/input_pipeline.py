@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.results import save_measurement
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -169,8 +171,7 @@ def main(argv: list[str] | None = None) -> dict:
     sys.path.insert(0, str(ROOT))
     result = {"memory": memory(args.workdir, args.large),
               "speed": speed(args.workdir, args.steps, args.repeats)}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
+    save_measurement(args.json, result)
     print(report(result))
     return result
 

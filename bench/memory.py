@@ -17,7 +17,6 @@ than the memory it is allowed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -27,6 +26,7 @@ import uuid
 from pathlib import Path
 
 from bench.input_pipeline import sparse_frames_folder
+from bench.results import save_measurement
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPE = (16, 112, 112)
@@ -114,8 +114,7 @@ def main(argv: list[str] | None = None) -> dict:
     over = larger_than_memory(args.workdir, limit)
     result = {"clip": list(SHAPE), "clips": [n, 4 * n], "frames_mib": sizes, "peak_rss_mib": peaks,
               "growth": growth, "larger_than_memory": over}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
+    save_measurement(args.json, result)
     if over["completed"] is None:
         print(f"larger than memory: not measured ({over['why_not_measured']})")
     else:

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.results import save_measurement
+
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = ("auto", "off")
 
@@ -119,8 +121,7 @@ def main(argv: list[str] | None = None) -> dict:
         interval = "" if difference["ci95"][0] is None else \
             f", 95% interval [{100 * difference['ci95'][0]:+.1f}, {100 * difference['ci95'][1]:+.1f}]"
         print(f"auto minus off, paired by seed: {100 * difference['mean']:+.1f} points{interval}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
+    save_measurement(args.json, result)
     return result
 
 

@@ -29,6 +29,13 @@ from utils import atomic_files
 FORMAT = 2
 
 
+def save_measurement(path: Path, result: dict) -> None:
+    """One benchmark's raw measurements as JSON at ``path`` (written whole, then renamed), for
+    ``python -m bench`` to read back into its section."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_files.write_text(path, json.dumps(result, indent=2))
+
+
 def row(benchmark: str, ours: str, reference: str, ratio: str, target: str = "—", met: bool | None = None) -> dict:
     return {"benchmark": benchmark, "this project": ours, "reference": reference, "ratio": ratio, "target": target,
             "met": "—" if met is None else ("yes" if met else "**no**")}

@@ -18,7 +18,7 @@ from pathlib import Path
 from utils import atomic_files
 from utils.data.frames_data import FramesData
 from utils.errors import InputError
-from utils.evaluation.test_clips import TestClips
+from utils.evaluation.held_out_clips import TestClips
 from utils.ownership import claim
 
 COLUMNS = ("model", "role", "T", "test clips", "top-1 (%)", "top-5 (%)", "mean class acc. (%)", "macro F1 (%)",
