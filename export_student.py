@@ -81,18 +81,19 @@ def main(argv: list[str] | None = None) -> None:
     if not args.recognizer.is_file():
         raise InputError(f"--recognizer {args.recognizer}: model file not found")
 
-    from utils.data.frames_data import open_frames
-    from utils.evaluation.held_out_clips import test_clips_for
-
-    data = open_frames(args.data, args.annotations)
-    check_outputs_apart({"--output_dir": args.output_dir}, {"--data": data.frames_path, "--recognizer": args.recognizer})
-    clips = test_clips_for(args.recognizer, data, allow_other_frames=args.allow_other_frames)
-    indices = clips.indices[:args.max_clips] if args.max_clips else clips.indices
-
-    from utils.export import export_set
-
     staged = None
-    try:
+    try:  # Ctrl-C at any point says what the output folder holds
+        from utils.data.frames_data import open_frames
+        from utils.evaluation.held_out_clips import test_clips_for
+
+        data = open_frames(args.data, args.annotations)
+        check_outputs_apart({"--output_dir": args.output_dir},
+                            {"--data": data.frames_path, "--recognizer": args.recognizer})
+        clips = test_clips_for(args.recognizer, data, allow_other_frames=args.allow_other_frames)
+        indices = clips.indices[:args.max_clips] if args.max_clips else clips.indices
+
+        from utils.export import export_set
+
         with output_lock(args.output_dir, "--output_dir"):
             export_set.recover(args.output_dir)
             before = export_set.check_output_folder(args.output_dir)

@@ -45,8 +45,9 @@ def run_in_process(script: str, *args, env: dict[str, str] | None = None) -> sub
     finally:
         for name, value in saved.items():
             os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
-        if "keras" in sys.modules:
+        if "keras" in sys.modules:  # the next test starts from Keras's defaults, as a new process would
             sys.modules["keras"].backend.clear_session()
+            sys.modules["keras"].mixed_precision.set_global_policy("float32")
     return subprocess.CompletedProcess([script, *map(str, args)], status, out.getvalue(), err.getvalue())
 
 

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import ROOT, assert_one_line_error, run_script, snapshot
+from tests.scripts import ROOT, assert_one_line_error, run_in_process, snapshot
 
 SHAPE = (16, 16, 16)
 TINY = ["--width", "0.125", "--batch_size", "4", "--epochs", "1", "--mixed_precision", "off"]
@@ -49,7 +49,8 @@ def trained(tmp_path_factory):
     frames = write_frames_folder(root / "frames", groups=4, clips=3, shape=SHAPE)
     model = root / "models" / "student.keras"
     model.parent.mkdir()
-    result = run_script("train_student.py", "--data", frames, "--output_path", model, "--logdir", root / "tb", *TINY)
+    result = run_in_process("train_student.py", "--data", frames, "--output_path", model, "--logdir", root / "tb",
+                            *TINY)
     assert result.returncode == 0, result.stderr
     return root, frames, model
 
@@ -74,8 +75,8 @@ def test_training_that_cannot_write_its_model_ends_in_one_line_and_keeps_the_ear
     previous = model.parent / "student.previous"
     assert {name: digest for name, digest in snapshot(previous).items() if not name.startswith(".")} == {
         name: digest for name, digest in before.items() if "/" not in name}
-    rerun = run_script("train_student.py", "--data", frames, "--output_path", model, "--logdir", root / "tb2",
-                       "--overwrite", *TINY)
+    rerun = run_in_process("train_student.py", "--data", frames, "--output_path", model, "--logdir", root / "tb2",
+                           "--overwrite", *TINY)
     assert rerun.returncode == 0, rerun.stderr
     assert not previous.exists() and json.loads(model.with_suffix(".json").read_text())["metrics"]
 
@@ -107,8 +108,8 @@ def test_training_onto_a_disk_too_small_is_refused_before_any_work(trained, smal
     root, frames, model = trained
     earlier = small_disk / "earlier.txt"
     earlier.write_text("an earlier result")
-    result = run_script("train_teacher.py", "--data", frames, "--output_path", small_disk / "teacher.keras",
-                        "--logdir", root / "tb3", *TINY)
+    result = run_in_process("train_teacher.py", "--data", frames, "--output_path", small_disk / "teacher.keras",
+                            "--logdir", root / "tb3", *TINY)
     assert_one_line_error(result, f"--output_path {small_disk}/teacher.keras", "MiB free", "needs about")
     assert sorted(p.name for p in small_disk.iterdir()) == ["earlier.txt"]
     assert earlier.read_text() == "an earlier result"
@@ -117,7 +118,7 @@ def test_training_onto_a_disk_too_small_is_refused_before_any_work(trained, smal
 def test_a_disk_that_fills_during_evaluation_ends_in_one_line(trained, small_disk):
     root, frames, model = trained
     (small_disk / "filler").write_bytes(b"\0" * (4 * 2**20 - 96 * 2**10))  # leaves ~96 KiB: the plots do not fit
-    result = run_script("evaluate.py", "--data", frames, "--recognizer", model, "--output_dir",
-                        small_disk / "evaluation", "--timing_runs", "0")
+    result = run_in_process("evaluate.py", "--data", frames, "--recognizer", model, "--output_dir",
+                            small_disk / "evaluation", "--timing_runs", "0")
     assert_one_line_error(result, "disk full")
     assert not list(small_disk.rglob("*.partial"))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import run_script
+from tests.scripts import run_in_process
 from utils.data.frames_data import open_frames
 from utils.training.teacher_cache import cache_key, cache_path, file_sha256, load_cache
 
@@ -18,15 +18,15 @@ def teacher(tmp_path_factory):
     frames = write_frames_folder(folder / "frames", classes=("Bright", "Dark"), groups=4, clips=4,
                                  shape=(16, 16, 16))
     teacher = folder / "teacher.keras"
-    result = run_script("train_teacher.py", "--data", frames, "--epochs", 2, "--output_path", teacher,
-                        "--logdir", folder / "tb", *FAST)
+    result = run_in_process("train_teacher.py", "--data", frames, "--epochs", 2, "--output_path", teacher,
+                            "--logdir", folder / "tb", *FAST)
     assert result.returncode == 0, result.stderr
     return frames, teacher
 
 
 def distill(frames, teacher, output, *extra):
-    return run_script("distill.py", "--data", frames, "--source", teacher, "--output_path", output,
-                      "--logdir", output.parent / "tb", "--epochs", 2, *FAST, *extra)
+    return run_in_process("distill.py", "--data", frames, "--source", teacher, "--output_path", output,
+                          "--logdir", output.parent / "tb", "--epochs", 2, *FAST, *extra)
 
 
 def test_sweep_writes_one_student_per_temperature_and_reuses_the_teacher_cache(teacher, tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from sklearn import metrics
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import assert_one_line_error, run_script
+from tests.scripts import assert_one_line_error, run_in_process
 
 # --mixed_precision off: float32, the same numbers on CPUs with and without bfloat16 units
 TINY = ["--width", "0.25", "--batch_size", "4", "--lr", "1e-3", "--mixed_precision", "off"]
@@ -21,12 +21,12 @@ def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("evaluate")
     frames = write_frames_folder(folder / "frames", classes=CLASSES, groups=4, clips=3, shape=(16, 16, 16))
     model = folder / "student.keras"
-    result = run_script("train_student.py", "--data", frames, "--epochs", 3, "--output_path", model,
-                        "--logdir", folder / "tb", *TINY)
+    result = run_in_process("train_student.py", "--data", frames, "--epochs", 3, "--output_path", model,
+                            "--logdir", folder / "tb", *TINY)
     assert result.returncode == 0, result.stderr
     output = folder / "evaluation"
-    result = run_script("evaluate.py", "--data", frames, "--recognizer", model, "--output_dir", output,
-                        "--timing_runs", 2)
+    result = run_in_process("evaluate.py", "--data", frames, "--recognizer", model, "--output_dir", output,
+                            "--timing_runs", 2)
     assert result.returncode == 0, result.stderr
     return frames, model, output, result
 
@@ -92,8 +92,8 @@ def test_writes_plots_cost_and_a_comparison_table(trained):
 def test_other_split_overlapping_the_training_clips_is_refused(trained, tmp_path):
     frames, model, _, _ = trained
     for flags in (["--seed", "1"], ["--split", "group"], ["--test_size", "0.5"]):
-        result = run_script("evaluate.py", "--data", frames, "--recognizer", model, "--output_dir",
-                            tmp_path / "out", *flags)
+        result = run_in_process("evaluate.py", "--data", frames, "--recognizer", model, "--output_dir",
+                                tmp_path / "out", *flags)
         assert_one_line_error(result, str(model), "were used to train or select it")
     assert not (tmp_path / "out").exists()
 
@@ -103,30 +103,30 @@ def test_models_that_do_not_match_the_data_are_refused(trained, tmp_path):
     renamed = tmp_path / "renamed"
     shutil.copytree(frames, renamed)
     (renamed / "classes.txt").write_text("".join(f"{c}x\n" for c in CLASSES))
-    result = run_script("evaluate.py", "--data", renamed, "--recognizer", model, "--output_dir", tmp_path / "o")
+    result = run_in_process("evaluate.py", "--data", renamed, "--recognizer", model, "--output_dir", tmp_path / "o")
     assert_one_line_error(result, "student.json", "classes differ")
 
     bigger = write_frames_folder(tmp_path / "bigger", classes=CLASSES, groups=4, clips=3, shape=(16, 32, 32))
-    result = run_script("evaluate.py", "--data", bigger, "--recognizer", model, "--output_dir", tmp_path / "o")
+    result = run_in_process("evaluate.py", "--data", bigger, "--recognizer", model, "--output_dir", tmp_path / "o")
     assert_one_line_error(result, "student.json", "[16, 16, 16, 3]", "[16, 32, 32, 3]")
 
     # same classes and shape, but other clips (one more group): the recorded split does not come out
     other = write_frames_folder(tmp_path / "other", classes=CLASSES, groups=5, clips=3, shape=(16, 16, 16))
-    result = run_script("evaluate.py", "--data", other, "--recognizer", model, "--output_dir", tmp_path / "o")
+    result = run_in_process("evaluate.py", "--data", other, "--recognizer", model, "--output_dir", tmp_path / "o")
     assert_one_line_error(result, "student.json", "trained on other frames", "--allow_other_frames")
-    result = run_script("evaluate.py", "--data", other, "--recognizer", model, "--output_dir", tmp_path / "o",
-                        "--allow_other_frames")  # allowed, the split recorded still has to come out of them
+    result = run_in_process("evaluate.py", "--data", other, "--recognizer", model, "--output_dir", tmp_path / "o",
+                            "--allow_other_frames")  # allowed, the split recorded still has to come out of them
     assert_one_line_error(result, "student.json", "not the frames it was trained on")
 
-    result = run_script("evaluate.py", "--data", frames, "--recognizer", tmp_path / "missing.keras")
+    result = run_in_process("evaluate.py", "--data", frames, "--recognizer", tmp_path / "missing.keras")
     assert_one_line_error(result, "missing.keras", "not found")
     assert not (tmp_path / "o").exists()
 
 
 def test_evaluating_the_same_model_again_gives_the_same_numbers(trained, tmp_path):
     frames, model, output, _ = trained
-    result = run_script("evaluate.py", "--data", frames, "--recognizer", model, "--output_dir", tmp_path,
-                        "--timing_runs", 2)
+    result = run_in_process("evaluate.py", "--data", frames, "--recognizer", model, "--output_dir", tmp_path,
+                            "--timing_runs", 2)
     assert result.returncode == 0, result.stderr
     first, again = (json.loads((folder / "student" / "metrics.json").read_text()) for folder in (output, tmp_path))
     for record in (first, again):

@@ -11,7 +11,7 @@ import pytest
 from models.c3d import student_c3d
 from models.tflite_compatible import FrameThenTimeMaxPool, StackedFramesConv, stacked_kernel, tflite_compatible
 from tests.frames_factory import write_frames_folder
-from tests.scripts import run_script
+from tests.scripts import run_in_process
 from utils.export.choice import machine_here
 from utils.export.export_set import verified_manifest, verify_contents
 
@@ -54,12 +54,12 @@ def exported(tmp_path_factory):
     frames = write_frames_folder(folder / "frames", classes=("Bright", "Dark", "Red"), groups=4, clips=3,
                                  shape=(16, 16, 16))
     model = folder / "student.keras"
-    result = run_script("train_student.py", "--data", frames, "--epochs", 4, "--output_path", model, "--logdir",
-                        folder / "tb", "--width", "0.25", "--batch_size", "4", "--lr", "1e-3")
+    result = run_in_process("train_student.py", "--data", frames, "--epochs", 4, "--output_path", model, "--logdir",
+                            folder / "tb", "--width", "0.25", "--batch_size", "4", "--lr", "1e-3")
     assert result.returncode == 0, result.stderr
     out = folder / "export"
-    result = run_script("export_student.py", "--data", frames, "--recognizer", model, "--output_dir", out,
-                        "--timing_runs", 2, "--calibration_clips", 16)
+    result = run_in_process("export_student.py", "--data", frames, "--recognizer", model, "--output_dir", out,
+                            "--timing_runs", 2, "--calibration_clips", 16)
     assert result.returncode == 0, result.stderr
     return model, out, result
 

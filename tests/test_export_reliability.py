@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import ROOT, assert_one_line_error, kill_point, run_script, snapshot, start_script
+from tests.scripts import ROOT, assert_one_line_error, kill_point, run_in_process, run_script, snapshot, start_script
 from utils.export.export_set import check_output_folder, verified_manifest, verify_contents
 
 OLD_CLIPS = 2  # the earlier export compares on 2 test clips, the new one on all of them
@@ -25,8 +25,8 @@ def model(tmp_path_factory):
     frames = write_frames_folder(root / "frames", classes=("Bright", "Dark", "Red"), groups=3, clips=2,
                                  shape=(16, 16, 16))
     model = root / "student.keras"
-    result = run_script("train_student.py", "--data", frames, "--epochs", 1, "--output_path", model, "--logdir",
-                        root / "tb", "--width", "0.125", "--batch_size", "4", "--val_size", "0")
+    result = run_in_process("train_student.py", "--data", frames, "--epochs", 1, "--output_path", model, "--logdir",
+                            root / "tb", "--width", "0.125", "--batch_size", "4", "--val_size", "0")
     assert result.returncode == 0, result.stderr
     return root, frames, model
 
@@ -183,7 +183,7 @@ def test_a_folder_holding_a_users_file_is_refused_and_left_as_it_was(model, earl
         for name, text in layout.items():
             (out / name).write_text(text)
     before = snapshot(out)
-    result = run_script("export_student.py", *export_arguments(model, out))
+    result = run_in_process("export_student.py", *export_arguments(model, out))
     assert_one_line_error(result, f"--output_dir {out}", f"holds {named}", "nothing was written")
     assert snapshot(out) == before and not leftovers(out)
 
@@ -191,6 +191,6 @@ def test_a_folder_holding_a_users_file_is_refused_and_left_as_it_was(model, earl
 def test_an_output_that_is_a_file_is_refused(model, tmp_path):
     out = tmp_path / "export"
     out.write_text("a user's file")
-    result = run_script("export_student.py", *export_arguments(model, out))
+    result = run_in_process("export_student.py", *export_arguments(model, out))
     assert_one_line_error(result, f"--output_dir {out}", "is a file")
     assert out.read_text() == "a user's file"

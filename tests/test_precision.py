@@ -9,7 +9,7 @@ import pytest
 from models.c3d import student_c3d, teacher_c3d
 from models.distiller import Distiller
 from tests.frames_factory import write_frames_folder
-from tests.scripts import assert_one_line_error, run_script
+from tests.scripts import assert_one_line_error, run_in_process
 from utils.training.callbacks import inference_copy
 from utils.training.precision import float32_policy, set_precision
 from utils.training.trainer import compile_classifier
@@ -76,9 +76,9 @@ def test_xla_compiled_model_predicts_as_the_uncompiled_one_and_trains():
 def test_training_script_with_bfloat16_saves_a_float32_model_and_records_the_settings(tmp_path):
     frames = write_frames_folder(tmp_path / "frames", classes=("Bright", "Dark"), groups=3, clips=3, shape=(16, 16, 16))
     output = tmp_path / "student.keras"
-    result = run_script("train_student.py", "--data", frames, "--epochs", 1, "--output_path", output, "--logdir",
-                        tmp_path / "tb", "--width", "0.25", "--batch_size", "4", "--mixed_precision", "bfloat16",
-                        "--jit_compile", "off")  # XLA is covered above; compiling it here costs 20 s
+    result = run_in_process("train_student.py", "--data", frames, "--epochs", 1, "--output_path", output, "--logdir",
+                            tmp_path / "tb", "--width", "0.25", "--batch_size", "4", "--mixed_precision", "bfloat16",
+                            "--jit_compile", "off")  # XLA is covered above; compiling it here costs 20 s
     assert result.returncode == 0, result.stderr
     record = json.loads(output.with_suffix(".json").read_text())
     assert record["hyperparameters"]["mixed_precision"] == "bfloat16" and record["hyperparameters"]["jit_compile"] == "off"
@@ -89,8 +89,8 @@ def test_training_script_with_bfloat16_saves_a_float32_model_and_records_the_set
 @pytest.mark.skipif(bool(__import__("tensorflow").config.list_physical_devices("GPU")), reason="a GPU runs float16")
 def test_float16_without_a_gpu_is_a_one_line_error(tmp_path):
     frames = write_frames_folder(tmp_path / "frames", classes=("Bright", "Dark"), groups=3, clips=3, shape=(16, 16, 16))
-    result = run_script("train_student.py", "--data", frames, "--output_path", tmp_path / "s.keras",
-                        "--mixed_precision", "float16")
+    result = run_in_process("train_student.py", "--data", frames, "--output_path", tmp_path / "s.keras",
+                            "--mixed_precision", "float16")
     assert_one_line_error(result, "--mixed_precision float16", "bfloat16")
     assert not (tmp_path / "s.keras").exists()
 
@@ -114,8 +114,8 @@ def test_the_default_precision_is_resolved_printed_and_recorded(tmp_path):
     from utils.machine import has_native_bfloat16
 
     frames = write_frames_folder(tmp_path / "frames", shape=CLIP[:3])
-    result = run_script("train_student.py", "--data", frames, "--epochs", 1, "--width", 0.125, "--batch_size", 4,
-                        "--output_path", tmp_path / "s.keras", "--logdir", tmp_path / "tb")
+    result = run_in_process("train_student.py", "--data", frames, "--epochs", 1, "--width", 0.125, "--batch_size", 4,
+                            "--output_path", tmp_path / "s.keras", "--logdir", tmp_path / "tb")
     assert result.returncode == 0, result.stderr
     expected = "bfloat16" if has_native_bfloat16() else "off"
     line = next(line for line in result.stdout.splitlines() if line.startswith("precision:"))

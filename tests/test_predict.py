@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tests.scripts import assert_one_line_error, run_script
+from tests.scripts import assert_one_line_error, run_in_process, run_script
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def trained(tmp_path_factory):
                                                "--output_path", model, "--logdir", root / "tb"]),
                          ("export_student.py", ["--data", frames, "--recognizer", model, "--output_dir", root / "export",
                                                 "--timing_runs", 0, "--calibration_clips", 4])):
-        result = run_script(script, *args, timeout=600)
+        result = (run_in_process if script.startswith(("train", "export")) else run_script)(script, *args)
         assert result.returncode == 0, result.stderr[-2000:]
     broken = root / "broken.avi"
     broken.write_bytes(b"not a video at all")
@@ -32,7 +32,7 @@ def trained(tmp_path_factory):
 @pytest.mark.parametrize("model", ["student.keras", "export/model_float32.tflite", "export/model_int8.tflite"])
 def test_each_video_gets_its_top_classes_and_a_bad_one_a_line(trained, model):
     root, videos, broken = trained
-    result = run_script("predict.py", "--recognizer", root / model, videos[0], broken, videos[1], "--top", 3)
+    result = run_in_process("predict.py", "--recognizer", root / model, videos[0], broken, videos[1], "--top", 3)
     assert result.returncode == 2, result.stderr
     errors = result.stderr.strip().splitlines()
     assert len(errors) == 1 and "broken.avi" in errors[0] and "Traceback" not in result.stderr
@@ -46,7 +46,7 @@ def test_each_video_gets_its_top_classes_and_a_bad_one_a_line(trained, model):
 
 def test_json_lists_probabilities_that_sum_to_at_most_one(trained):
     root, videos, _ = trained
-    result = run_script("predict.py", "--recognizer", root / "student.keras", *videos, "--json")
+    result = run_in_process("predict.py", "--recognizer", root / "student.keras", *videos, "--json")
     assert result.returncode == 0, result.stderr
     labelled = json.loads(result.stdout[result.stdout.index("["):])
     assert [entry["video"] for entry in labelled] == [str(v) for v in videos]
@@ -63,7 +63,7 @@ def labelled_lines(result):
 
 def test_an_export_folder_runs_the_fastest_agreeing_form_timed_here_when_the_export_was_not(trained):
     root, videos, _ = trained
-    result = run_script("predict.py", "--recognizer", root / "export", *videos, "--top", 2)
+    result = run_in_process("predict.py", "--recognizer", root / "export", *videos, "--top", 2)
     assert result.returncode == 0, result.stderr
     first = result.stdout.splitlines()[0]
     assert first.startswith("using ") and ": the export was not timed, so the " in first, first
@@ -76,12 +76,12 @@ def test_an_export_folder_runs_the_fastest_agreeing_form_timed_here_when_the_exp
 
 def test_form_runs_the_form_asked_for_and_json_keeps_stdout_for_the_document(trained):
     root, videos, _ = trained
-    result = run_script("predict.py", "--recognizer", root / "export", "--form", "int8", videos[0], "--json")
+    result = run_in_process("predict.py", "--recognizer", root / "export", "--form", "int8", videos[0], "--json")
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("using model_int8.tflite: --form int8 (")
     assert [entry["video"] for entry in json.loads(result.stdout)] == [str(videos[0])]
-    result = run_script("predict.py", "--recognizer", root / "export" / "model_int8.tflite", "--form", "int8",
-                        videos[0])
+    result = run_in_process("predict.py", "--recognizer", root / "export" / "model_int8.tflite", "--form", "int8",
+                            videos[0])
     assert_one_line_error(result, "--form int8", "applies to an export folder")
 
 
@@ -102,7 +102,7 @@ def copy_beside_its_sidecar(root, tmp_path, name, edit=None):
 def test_a_tflite_model_is_checked_against_its_sidecar(trained, tmp_path, edit, fragments):
     root, videos, _ = trained
     model = copy_beside_its_sidecar(root, tmp_path, "model_int8.tflite", edit)
-    result = run_script("predict.py", "--recognizer", model, videos[0])
+    result = run_in_process("predict.py", "--recognizer", model, videos[0])
     assert_one_line_error(result, str(model), "model.json", *fragments)
 
 
@@ -110,7 +110,7 @@ def test_a_truncated_tflite_model_is_refused_in_one_line(trained, tmp_path):
     root, videos, _ = trained
     model = copy_beside_its_sidecar(root, tmp_path, "model_float32.tflite")
     model.write_bytes(model.read_bytes()[:len(model.read_bytes()) // 2])
-    result = run_script("predict.py", "--recognizer", model, videos[0])
+    result = run_in_process("predict.py", "--recognizer", model, videos[0])
     assert_one_line_error(result, str(model), "not a readable TFLite model", "truncated or damaged")
 
 
@@ -127,7 +127,7 @@ def test_an_export_folder_mixed_or_damaged_is_refused_naming_the_folder(trained,
         data[len(data) // 2] ^= 0xFF
         target.write_bytes(bytes(data))
     for recognizer in (export, target):
-        result = run_script("predict.py", "--recognizer", recognizer, "--form", "int8", videos[0]) \
-            if recognizer == export else run_script("predict.py", "--recognizer", recognizer, videos[0])
+        result = run_in_process("predict.py", "--recognizer", recognizer, "--form", "int8", videos[0]) \
+            if recognizer == export else run_in_process("predict.py", "--recognizer", recognizer, videos[0])
         assert_one_line_error(result, str(export), "incomplete or mixed", "model_int8.tflite",
                               "run export_student.py again")

@@ -16,7 +16,7 @@ from models.sports1m import (
     write_sports1m_weights,
 )
 from tests.frames_factory import write_frames_folder
-from tests.scripts import assert_one_line_error, run_script
+from tests.scripts import assert_one_line_error, run_in_process
 
 SHAPE = (16, 16, 16, 3)
 
@@ -59,23 +59,23 @@ def test_pretext_weights_feed_the_tutl_teacher_end_to_end(tmp_path):
                                  seed=1)
     weights = tmp_path / "stand_in.h5"
     common = ["--epochs", 1, "--batch_size", 4, "--val_size", 0]
-    result = run_script("pretrain_teacher.py", "--data", pretext, "--width", 0.125, "--init", "motion", *common,
-                        "--output_path", tmp_path / "pretext.keras", "--logdir", tmp_path / "runs",
-                        "--weights_output", weights)
+    result = run_in_process("pretrain_teacher.py", "--data", pretext, "--width", 0.125, "--init", "motion", *common,
+                            "--output_path", tmp_path / "pretext.keras", "--logdir", tmp_path / "runs",
+                            "--weights_output", weights)
     assert result.returncode == 0, result.stderr[-2000:]
     assert port_width(weights) == 0.125
     assert weights_pretext(weights)["classes"] == ["A", "B", "C"]
-    skipped = run_script("pretrain_teacher.py", "--data", pretext, "--width", 0.125, *common,
-                         "--output_path", tmp_path / "pretext.keras", "--weights_output", weights)
+    skipped = run_in_process("pretrain_teacher.py", "--data", pretext, "--width", 0.125, *common,
+                             "--output_path", tmp_path / "pretext.keras", "--weights_output", weights)
     assert skipped.returncode == 0 and "skipping" in skipped.stdout
 
-    tutl = run_script("train_teacher.py", "--data", target, "--task", "fintuning_C3D_Sports1M", "--weights", weights,
-                      *common, "--output_path", tmp_path / "tutl.keras", "--logdir", tmp_path / "runs" / "tutl")
+    tutl = run_in_process("train_teacher.py", "--data", target, "--task", "fintuning_C3D_Sports1M", "--weights", weights,
+                          *common, "--output_path", tmp_path / "tutl.keras", "--logdir", tmp_path / "runs" / "tutl")
     assert tutl.returncode == 0, tutl.stderr[-2000:]
     sidecar = json.loads((tmp_path / "tutl.json").read_text())
     assert sidecar["width"] == 0.125 and sidecar["hyperparameters"]["width"] == 0.125
     assert sidecar["weights_pretext"]["classes"] == ["A", "B", "C"]
     assert_one_line_error(
-        run_script("train_teacher.py", "--data", target, "--task", "fintuning_C3D_Sports1M", "--weights", weights,
-                   "--width", 0.5, *common, "--output_path", tmp_path / "other.keras"),
+        run_in_process("train_teacher.py", "--data", target, "--task", "fintuning_C3D_Sports1M", "--weights", weights,
+                       "--width", 0.5, *common, "--output_path", tmp_path / "other.keras"),
         "--width 0.5", "width 0.125")

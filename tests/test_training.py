@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import run_script, start_script
+from tests.scripts import run_in_process, run_script, start_script
 
 # --mixed_precision off: float32, the same numbers on CPUs with and without bfloat16 units
 TINY = ["--width", "0.5", "--batch_size", "4", "--lr", "1e-3", "--mixed_precision", "off"]
@@ -28,8 +28,8 @@ def test_short_training_learns_and_writes_every_output(frames, tmp_path):
     import keras
 
     output = tmp_path / "student.keras"
-    result = run_script("train_student.py", "--data", frames, "--epochs", 6, "--output_path", output,
-                        "--logdir", tmp_path / "tb", *TINY)
+    result = run_in_process("train_student.py", "--data", frames, "--epochs", 6, "--output_path", output,
+                            "--logdir", tmp_path / "tb", *TINY)
     assert result.returncode == 0, result.stderr
     sidecar = json.loads((tmp_path / "student.json").read_text())
     assert sidecar["role"] == "student" and sidecar["classes"] == ["Bright", "Dark"]
@@ -98,9 +98,9 @@ def test_same_seed_gives_the_same_split_and_the_same_model(frames, tmp_path):
     import keras
 
     runs = []
-    for name in ("a", "b"):
+    for name, run in (("a", run_script), ("b", run_in_process)):  # a new process, then the test's own: same model
         output = tmp_path / f"{name}.keras"
-        result = run_script("train_student.py", "--data", frames, "--epochs", 1, "--output_path", output,
+        result = run("train_student.py", "--data", frames, "--epochs", 1, "--output_path", output,
                             "--logdir", tmp_path / name, "--split", "group", *TINY)
         assert result.returncode == 0, result.stderr
         runs.append((json.loads((tmp_path / f"{name}.json").read_text()), keras.models.load_model(output)))
@@ -124,9 +124,9 @@ def test_sports1m_fine_tuning_trains_only_the_head_and_saves_a_legacy_h5(tmp_pat
     weights = random_weights(port_shapes(flat_cells=1))
     write_keras2_file(tmp_path / "sports1M_weights_tf.h5", weights)
     output = tmp_path / "tutl.h5"
-    result = run_script("train_teacher.py", "--data", frames, "--task", "fintuning_C3D_Sports1M",
-                        "--weights", tmp_path / "sports1M_weights_tf.h5", "--epochs", 2, "--batch_size", 4,
-                        "--output_path", output, "--logdir", tmp_path / "tb")
+    result = run_in_process("train_teacher.py", "--data", frames, "--task", "fintuning_C3D_Sports1M",
+                            "--weights", tmp_path / "sports1M_weights_tf.h5", "--epochs", 2, "--batch_size", 4,
+                            "--output_path", output, "--logdir", tmp_path / "tb")
     assert result.returncode == 0, result.stderr
     sidecar = json.loads((tmp_path / "tutl.json").read_text())
     assert sidecar["architecture"] == "c3d_sports1m" and sidecar["task"] == "fintuning_C3D_Sports1M"
