@@ -12,7 +12,8 @@ better than chance. The six default classes are three pairs that only time separ
 (Class/v_Class_gGG_cCC.avi), so every script runs on it unchanged; the same --seed gives the
 same videos.
 
-    # the pretext set for the TUTL stand-in (make_pretext_weights.py): six other actions
+    # the pretext set for the TUTL stand-in (pretrain_teacher.py): 15 actions disjoint from the six,
+    # five pairs among them that differ only in direction of travel or direction in time
     python make_synthetic_dataset.py --actions pretext --output_path data/pretext_videos
 """
 
@@ -51,7 +52,7 @@ def build_parser() -> ArgumentParser:
                         help="folder to write the class folders into")
     parser.add_argument("--actions", nargs="+", default=["target"], metavar="ACTION", choices=ACTION_NAMES,
                         help="the classes, in label order: action names, or 'target' (the six default classes) "
-                             "or 'pretext' (six disjoint ones, for pre-training)")
+                             "or 'pretext' (15 disjoint ones, for pre-training)")
     parser.add_argument("--classes", type=Number(1, len(ACTIONS), integer=True), default=None,
                         help="keep only the first N of --actions")
     parser.add_argument("--groups", type=GROUPS, default=defaults.groups,
