@@ -51,6 +51,23 @@ def run_in_process(script: str, *args, env: dict[str, str] | None = None) -> sub
     return subprocess.CompletedProcess([script, *map(str, args)], status, out.getvalue(), err.getvalue())
 
 
+def steps_in_this_process(monkeypatch) -> None:
+    """reproduce_paper.py and kd_grid.py, called with run_in_process, take each step by calling the step's
+    script here too: one TensorFlow start-up for a whole reproduction. Their steps' own processes (output,
+    exit status, a kill) are tested in tests/test_reproduce_paper.py."""
+    from utils.reproduction import kd_grid, protocol
+
+    def run_step(script: str, arguments: list[str]) -> None:
+        result = run_in_process(script, *arguments)
+        sys.stdout.write(result.stdout)
+        sys.stderr.write(result.stderr)
+        if result.returncode != 0:
+            sys.exit(result.returncode)
+
+    monkeypatch.setattr(protocol, "script_in_new_process", run_step)
+    monkeypatch.setattr(kd_grid, "script_in_new_process", run_step)
+
+
 def start_script(script: str, *args, **kwargs) -> subprocess.Popen:
     """Start in a new session, so a test can signal the whole process group like a terminal does."""
     kwargs = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kwargs}

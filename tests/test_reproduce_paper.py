@@ -7,7 +7,14 @@ import time
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import assert_one_line_error, kill_point, run_script, start_script, wait_until
+from tests.scripts import (
+    assert_one_line_error,
+    kill_point,
+    run_in_process,
+    start_script,
+    steps_in_this_process,
+    wait_until,
+)
 from tests.sports1m_factory import constant_weights, port_shapes, write_keras2_file
 from utils.evaluation.paper_results import PUBLISHED, ROWS
 
@@ -18,7 +25,7 @@ def table_rows(markdown: str) -> list[list[str]]:
 
 
 @pytest.mark.timeout(900)
-def test_reproduction_killed_at_a_random_point_resumes_without_redoing_finished_models(tmp_path):
+def test_reproduction_killed_at_a_random_point_resumes_without_redoing_finished_models(tmp_path, monkeypatch):
     frames = write_frames_folder(tmp_path / "UCF11_frames", classes=("Bright", "Dark"), groups=3, clips=3,
                                  shape=(16, 16, 16))
     weights = tmp_path / "sports1M_weights_tf.h5"  # full-size C3D layers for 16x16 clips, gzip: ~0.7 MB
@@ -45,7 +52,8 @@ def test_reproduction_killed_at_a_random_point_resumes_without_redoing_finished_
     before = complete_models()
     print(f"killed with {len(before)} of 13 models complete")
 
-    first = run_script("reproduce_paper.py", *args, timeout=900)
+    steps_in_this_process(monkeypatch)  # the killed run had its processes; the rest needs no more start-ups
+    first = run_in_process("reproduce_paper.py", *args)
     assert first.returncode == 0, first.stderr[-3000:]
     assert {m: m.stat().st_mtime_ns for m in before} == before  # nothing finished was trained again
     rows = table_rows((out / "paper_table.md").read_text())
@@ -59,12 +67,12 @@ def test_reproduction_killed_at_a_random_point_resumes_without_redoing_finished_
     assert len(models) == 13 and all(m.with_suffix(".json").is_file() for m in models)
 
     before = complete_models()
-    again = run_script("reproduce_paper.py", *args, timeout=300)
+    again = run_in_process("reproduce_paper.py", *args)
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("done, skipping") == 6  # five steps and the evaluation
     assert {m: m.stat().st_mtime_ns for m in before} == before
 
     changed = [str(a) for a in args]
     changed[changed.index("--epochs") + 1] = "2"
-    assert_one_line_error(run_script("reproduce_paper.py", *changed), "teacher_TFS.keras exists but was made with",
-                          "hyperparameters.epochs 1", "another --output_dir")
+    assert_one_line_error(run_in_process("reproduce_paper.py", *changed),
+                          "teacher_TFS.keras exists but was made with", "hyperparameters.epochs 1", "another --output_dir")

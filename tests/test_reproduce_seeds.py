@@ -7,19 +7,20 @@ reproduction of tests/test_reproduce_paper.py instead of after it.
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import run_script
+from tests.scripts import run_in_process, steps_in_this_process
 from tests.test_reproduce_paper import table_rows
 
 
 @pytest.mark.timeout(900)
-def test_seeds_repeat_the_protocol_per_seed_and_report_mean_std_gains_and_time(tmp_path):
+def test_seeds_repeat_the_protocol_per_seed_and_report_mean_std_gains_and_time(tmp_path, monkeypatch):
+    steps_in_this_process(monkeypatch)
     frames = write_frames_folder(tmp_path / "frames", classes=("Bright", "Dark"), groups=3, clips=3,
                                  shape=(16, 16, 16))
     out = tmp_path / "out"
     args = ["--data", frames, "--output_dir", out, "--seeds", 3, 4, "--teacher_epochs", 1, "--student_epochs", 1,
             "--distill_epochs", 2, "--temperatures", 5, "--batch_size", 4, "--teacher_width", 0.125,
             "--student_width", 0.125, "--timing_runs", 0, "--init", "motion"]
-    result = run_script("reproduce_paper.py", *args, timeout=900)
+    result = run_in_process("reproduce_paper.py", *args)
     assert result.returncode == 0, result.stderr[-3000:]
     for seed in (3, 4):
         folder = out / f"seed_{seed}"
@@ -48,5 +49,5 @@ def test_seeds_repeat_the_protocol_per_seed_and_report_mean_std_gains_and_time(t
     assert sorted(str(r.relative_to(out / "runs")) for r in runs) == sorted(
         f"seed_{s}/{name}" for s in (3, 4) for name in ("student", "student_TFS_T5", "student_equal_budget",
                                                          "teacher_TFS"))
-    again = run_script("reproduce_paper.py", *args, timeout=300)
+    again = run_in_process("reproduce_paper.py", *args)
     assert again.returncode == 0 and again.stdout.count("done, skipping") == 2 * 5  # 4 steps and the evaluation, per seed

@@ -1,13 +1,11 @@
 """Bare commands in an empty folder, and TensorBoard as the lab notebook: HParams, test scores and plots,
 a log file beside the model."""
 
-import subprocess
-import sys
 
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import ROOT
+from tests.scripts import run_in_process
 
 
 def events(folder):
@@ -29,23 +27,20 @@ def hparams_runs(root):
     return found
 
 
-def test_bare_commands_in_an_empty_folder_write_defaults_logs_and_tensorboard_records(tmp_path):
+def test_bare_commands_in_an_empty_folder_write_defaults_logs_and_tensorboard_records(tmp_path, monkeypatch):
     frames = write_frames_folder(tmp_path / "frames", shape=(16, 16, 16))
     empty = tmp_path / "empty"
     empty.mkdir()
+    monkeypatch.chdir(empty)  # the scripts' default outputs are relative to where they run
 
-    def script(*args):
-        return subprocess.run([sys.executable, str(ROOT / args[0]), *map(str, args[1:])], cwd=empty,
-                              capture_output=True, text=True, timeout=600)
-
-    trained = script("train_student.py", "--data", frames, "--epochs", 1, "--width", 0.125, "--batch_size", 4)
+    trained = run_in_process("train_student.py", "--data", frames, "--epochs", 1, "--width", 0.125, "--batch_size", 4)
     assert trained.returncode == 0, trained.stderr
     model = empty / "outputs" / "student.keras"
     assert model.is_file() and model.with_suffix(".json").is_file()
     log = (empty / "outputs" / "student.log").read_text()
     assert "command: " in log and "train_student.py" in log and '"batch_size": 4' in log
     assert "epoch 1/1: " in log and "student saved to outputs/student.keras: test accuracy" in log
-    scored = script("evaluate.py", "--data", frames, "--recognizer", "outputs/student.keras", "--timing_runs", 0)
+    scored = run_in_process("evaluate.py", "--data", frames, "--recognizer", "outputs/student.keras", "--timing_runs", 0)
     assert scored.returncode == 0, scored.stderr
     assert (empty / "evaluation" / "student" / "metrics.json").is_file()
 
@@ -58,6 +53,6 @@ def test_bare_commands_in_an_empty_folder_write_defaults_logs_and_tensorboard_re
     assert {"test/top1_accuracy", "test/top5_accuracy", "test/mean_class_accuracy", "test/macro_f1"} <= tags
     assert {"test/confusion_matrix", "test/roc"} <= tags
 
-    again = script("train_student.py", "--data", frames, "--epochs", 1, "--width", 0.125, "--batch_size", 4,
-                   "--output_path", empty / "missing" / "student.keras")
+    again = run_in_process("train_student.py", "--data", frames, "--epochs", 1, "--width", 0.125, "--batch_size", 4,
+                           "--output_path", empty / "missing" / "student.keras")
     assert again.returncode == 2 and "does not exist" in again.stderr  # a folder given explicitly must exist

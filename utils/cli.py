@@ -45,6 +45,14 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
 
+    def parse_known_args(self, args=None, namespace=None):
+        """Also keeps the command as typed (``command_line``: the script, then its words) for the run's log:
+        sys.argv names another program when a script's main() is called from chain.py or a test."""
+        words = sys.argv[1:] if args is None else [str(word) for word in args]
+        parsed, rest = super().parse_known_args(args, namespace)
+        parsed.command_line = [self.prog, *words]
+        return parsed, rest
+
 
 @dataclass(frozen=True)
 class Number:

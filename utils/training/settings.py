@@ -40,6 +40,7 @@ class TrainSettings:
     requested_precision: str | None = None  # what --mixed_precision said, when it was resolved from "auto"
     original_code: bool = False  # the authors' arithmetic, an ablation (models/original_code.py)
     overwrite: bool = False  # redo a finished output / discard a backup of other settings (utils/training/preflight.py)
+    command_line: tuple[str, ...] = ()  # the script and its words as typed, for NAME.log
 
     @classmethod
     def from_args(cls, parsed, **overrides) -> TrainSettings:
@@ -52,7 +53,8 @@ class TrainSettings:
                       lr_schedule=parsed.lr_schedule, width=parsed.width,
                       init=parsed.init, mixed_precision=parsed.mixed_precision, jit_compile=parsed.jit_compile,
                       strategy=parsed.strategy, overwrite=getattr(parsed, "overwrite", False),
-                      original_code=getattr(parsed, "original_code", False))
+                      original_code=getattr(parsed, "original_code", False),
+                      command_line=tuple(getattr(parsed, "command_line", ())))
         return cls(**{**values, **overrides})
 
     @property

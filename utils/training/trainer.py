@@ -143,7 +143,8 @@ def _log_start(settings: TrainSettings, record: dict, data, split, replicas: int
 
     paths, described_split = settings.paths, settings.split.to_json()
     described = {key: value for key, value in record.items() if key in ("role", "task", "width", "distillation")}
-    append_log(paths.log, "command: " + " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
+    command = [sys.executable, *settings.command_line] if settings.command_line else [sys.executable, *sys.argv]
+    append_log(paths.log, "command: " + shlex.join(command),
                f"run: {json.dumps(described)}", f"settings: {json.dumps(settings.hyperparameters(replicas))}",
                f"data: {data.frames_path} {list(data.frames.shape)}; split: {json.dumps(described_split)} "
                f"({len(split.train)} train, {len(split.val)} val, {len(split.test)} test clips)")
