@@ -1,4 +1,12 @@
+import signal
+
 import utils  # noqa: F401  sets TensorFlow's CPU options (utils/__init__.py) before any test imports it
+
+# A suite started in the background (nohup, `cmd &`, some CI runners) inherits SIGINT ignored, and so would every
+# script it starts: the Ctrl-C tests need what a terminal gives. A handler (unlike "ignored") is reset by exec,
+# so the scripts these tests start get Python's default KeyboardInterrupt again.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # The longest files, each one or two tests of minutes, run first: pytest-xdist hands whole files
 # out (--dist loadfile) in collection order (the Makefile turns off its reordering by test count,

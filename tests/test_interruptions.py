@@ -15,7 +15,7 @@ import keras
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import history_epochs, kill_point, run_script, start_script, wait_until
+from tests.scripts import history_epochs, kill_point, run_in_process, start_script, wait_until
 from utils.atomic_files import interrupts_deferred
 
 # --mixed_precision off: float32, the same numbers on CPUs with and without bfloat16 units
@@ -28,8 +28,8 @@ def teacher(tmp_path_factory):
     folder = tmp_path_factory.mktemp("interrupt")
     frames = write_frames_folder(folder / "frames", classes=("Bright", "Dark"), groups=4, clips=4, shape=(16, 16, 16))
     teacher = folder / "teacher.keras"
-    result = run_script("train_teacher.py", "--data", frames, "--epochs", 1, "--output_path", teacher,
-                        "--logdir", folder / "tb", *FAST)
+    result = run_in_process("train_teacher.py", "--data", frames, "--epochs", 1, "--output_path", teacher,
+                            "--logdir", folder / "tb", *FAST)
     assert result.returncode == 0, result.stderr
     return frames, teacher
 
@@ -49,7 +49,7 @@ def test_distillation_killed_at_a_random_point_resumes_and_ends_with_every_epoch
     process.wait()
     assert not output.exists() or output.with_suffix(".json").exists()  # never a model without its sidecar
 
-    result = run_script(*command)
+    result = run_in_process(*command)  # the resumed run needs no process of its own
     assert result.returncode == 0, result.stderr
     assert history_epochs(history) == list(range(EPOCHS))  # each epoch once, none lost, none repeated
     record = json.loads(output.with_suffix(".json").read_text())
@@ -90,7 +90,7 @@ def test_ctrl_c_stops_training_cleanly_and_the_same_command_resumes(teacher, tmp
     if not output.exists():  # stopped before the end (a Ctrl-C during the final save may come too late)
         assert (tmp_path / "student.backup").is_dir()
 
-    result = run_script(*command)
+    result = run_in_process(*command)  # the resumed run needs no process of its own
     assert result.returncode == 0, result.stderr
     assert history_epochs(history) == list(range(EPOCHS))
     assert json.loads(output.with_suffix(".json").read_text())["hyperparameters"]["epochs"] == EPOCHS
