@@ -56,6 +56,8 @@ def test_multi_seed_table_has_every_row_mean_std_and_both_gains_with_intervals()
                                                                pytest.approx(1.528, abs=1e-3)]
     assert gain(by_seed, "TUTL Teacher", "TFS Teacher").mean == pytest.approx(-10 + 100 * (0.02 - 0.01) / 3)
     assert "did not beat TFS" in teacher_comparison(by_seed)
+    assert "no clear difference (the interval includes 0)" in teacher_comparison(
+        {seed: {**rows, "TUTL Teacher": by_seed[1 + seed % 2]["TFS Teacher"]} for seed, rows in by_seed.items()})
 
 
 def test_one_seed_table_keeps_plain_numbers_and_marks_rows_not_run():

@@ -97,9 +97,8 @@ def teacher_comparison(scores_by_seed: dict[int, dict[str, dict]]) -> str | None
         return None
     several = difference.n > 1
     verdict = ("TUTL beat TFS" if difference.mean > 0 else "TUTL did not beat TFS")
-    if several:
-        sure = difference.low > 0 or difference.high < 0
-        verdict += "" if sure else " (the interval includes 0)"
+    if several and difference.low <= 0 <= difference.high:
+        verdict = "no clear difference (the interval includes 0)"
     return (f"TUTL teacher minus TFS teacher: {difference.text(interval=several)} points"
             f"{' (mean, 95% CI over ' + str(difference.n) + ' seeds)' if several else ''}: {verdict}.")
 
