@@ -16,6 +16,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from models.distiller import FRAMES_KEY, TEACHER_LOGITS_KEY
 from utils.data.frames_data import FramesData
 from utils.machine import available_cores
 
@@ -97,7 +98,7 @@ def clip_dataset(
         if teacher_logits is None:
             return clips, batch_labels
         parts[2].set_shape((None, teacher_logits.shape[1]))
-        return {"frames": clips, "teacher_logits": parts[2]}, batch_labels
+        return {FRAMES_KEY: clips, TEACHER_LOGITS_KEY: parts[2]}, batch_labels
 
     parallel = max(2, available_cores())
     dataset = batched_indices(indices, batch_size, shuffle, seed, repeat, share)

@@ -19,6 +19,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from models.distiller import FRAMES_KEY
 from models.original_code import logits_part
 from utils.training.callbacks import (
     MONITOR,
@@ -152,7 +153,7 @@ def validation_scores(predict: Callable, dataset) -> dict:
 
     losses, correct, count = 0.0, 0, 0
     for inputs, labels in dataset:
-        clips = inputs["frames"] if isinstance(inputs, dict) else inputs
+        clips = inputs[FRAMES_KEY] if isinstance(inputs, dict) else inputs
         logits = tf.cast(predict(clips), tf.float32)
         losses += float(tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)))
         correct += int(tf.reduce_sum(tf.cast(tf.argmax(logits, -1) == labels, tf.int32)))
