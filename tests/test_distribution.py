@@ -15,7 +15,15 @@ import numpy as np
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import ROOT, assert_one_line_error, history_epochs, kill_point, run_script, wait_until
+from tests.scripts import (
+    ROOT,
+    assert_one_line_error,
+    history_epochs,
+    kill_point,
+    run_in_process,
+    run_script,
+    wait_until,
+)
 from utils.data.frames_data import open_frames
 from utils.training.distribution import is_chief, worker_place
 from utils.training.input_pipeline import clip_dataset
@@ -81,9 +89,8 @@ def test_replica_shares_partition_each_global_batch_and_read_only_their_clips(tm
 
 def test_multiworker_without_tf_config_is_a_one_line_error(tmp_path):
     frames = write_frames_folder(tmp_path / "frames", groups=3, clips=3, shape=(16, 16, 16))
-    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    result = run_script("train_student.py", "--data", frames, "--output_path", tmp_path / "s.keras", "--strategy",
-                        "multiworker", *FAST, env=env)
+    result = run_in_process("train_student.py", "--data", frames, "--output_path", tmp_path / "s.keras", "--strategy",
+                            "multiworker", *FAST, env={"TF_CONFIG": None})
     assert_one_line_error(result, "--strategy multiworker", "TF_CONFIG")
 
 

@@ -76,7 +76,7 @@ def test_sigkill_at_a_random_moment_leaves_the_old_or_the_new_set_and_the_rerun_
     os.killpg(process.pid, signal.SIGKILL)
     process.communicate()
     print(f"killed after {delay:.1f} s: the folder holds the {which_set(out)} set")
-    rerun = run_script("export_student.py", *export_arguments(model, out))
+    rerun = run_in_process("export_student.py", *export_arguments(model, out))  # the kill was the process's
     assert rerun.returncode == 0, rerun.stderr
     assert which_set(out) == "new" and not leftovers(out)
 

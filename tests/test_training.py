@@ -74,7 +74,7 @@ def test_killed_training_resumes_from_its_last_finished_epoch(frames, tmp_path):
     assert not output.exists()
     assert (tmp_path / "teacher.backup").is_dir()
 
-    result = run_script(*command)
+    result = run_in_process(*command)
     assert result.returncode == 0, result.stderr
     assert "resuming from the end of epoch" in result.stdout
     resumed_from = int(result.stdout.split("resuming from the end of epoch")[1].split()[0])
@@ -88,7 +88,7 @@ def test_killed_training_resumes_from_its_last_finished_epoch(frames, tmp_path):
     (tmp_path / "teacher.backup").mkdir()
     (tmp_path / "teacher.backup" / "training_metadata.json").write_text('{"epoch": 5}')
     saved = output.stat().st_mtime_ns
-    result = run_script(*command)
+    result = run_in_process(*command)
     assert result.returncode == 0, result.stderr
     assert "was complete; removed the backup" in result.stdout
     assert output.stat().st_mtime_ns == saved and not (tmp_path / "teacher.backup").exists()
