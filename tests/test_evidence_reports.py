@@ -134,3 +134,27 @@ def test_paired_table_differences_and_gains_per_seed(tmp_path):
     assert "| Student-TFS (T=10) |" in text
     with pytest.raises(InputError, match="no row has results for seeds 3"):
         paired_table(tmp_path / "original", tmp_path / "corrected", [3], "a", "b", "Student w/o KD (equal budget)")
+
+
+def test_the_reading_follows_the_intervals(tmp_path):
+    """The paragraph on the published gains says a gain appears only with the original arithmetic exactly when
+    its KD-gain intervals are above 0 and the corrected ones are not, and says "no difference" otherwise."""
+    from utils.reproduction.paired_runs import what_it_shows
+
+    def reading(original_student):
+        run = tmp_path / f"case_{len(list(tmp_path.iterdir()))}"
+        for seed in (0, 1, 2):
+            per_seed_table(run / "corrected", seed, {"Student w/o KD (equal budget)": 80 + seed,
+                                                     "Student-TFS (T=10)": 78 + seed + (seed == 1)})
+            per_seed_table(run / "original", seed, {"Student w/o KD (equal budget)": 80 + seed,
+                                                    "Student-TFS (T=10)": original_student(seed)})
+        _, found = paired_table(run / "original", run / "corrected", [0, 1, 2], "original code", "corrected",
+                                "Student w/o KD (equal budget)")
+        return what_it_shows(found, "original code", "corrected", "Student w/o KD (equal budget)")
+
+    raised = reading(lambda seed: 85 + seed + 0.5 * (seed == 2))  # +5 over its baseline in every seed
+    assert "'original code' raises the distilled students (1 of 1 rows clearly" in raised
+    assert "1 of 1 distilled students beat 'Student w/o KD (equal budget)'" in raised and "appears only with" in raised
+    same = reading(lambda seed: 78 + seed + (seed == 2))  # within the corrected run's seed-to-seed variation
+    assert "does not move the distilled students beyond seed-to-seed variation" in same
+    assert "With neither arithmetic does a distilled student beat" in same and "appears only" not in same
