@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> dict:
         output = args.workdir / "runs" / f"{name}.keras"
         shutil.rmtree(output.parent, ignore_errors=True)
         output.parent.mkdir(parents=True)
-        settings = TrainSettings(data=data.frames_path, paths=RunPaths.for_output(output), batch_size=8, epochs=epochs,
+        paths = RunPaths.for_output(output, logdir=output.parent / "tensorboard")  # not ./runs/ of the caller's folder
+        settings = TrainSettings(data=data.frames_path, paths=paths, batch_size=8, epochs=epochs,
                                  split=SplitSettings(val_size=0.0))
         seed_everything(0)
         distiller = Distiller(student_c3d(data.num_classes, data.clip_shape), teacher)

@@ -101,6 +101,8 @@ def compute_rows(r: dict) -> list[dict]:
     for dtype, peaks in (r.get("peaks") or {}).items():
         rows.append(row(f"CPU peak, {dtype}: 2048² matmul (best in the run) / 3×3×3 Conv3D 8×16×28×28×128→256",
                         f"{peaks['matmul'] / 1e9:.0f} / {peaks['conv3d'] / 1e9:.0f} GFLOP/s", "—", "—"))
+    if r.get("bfloat16_skipped"):
+        rows.append(row("CPU peak and training steps, bfloat16", "not measured", r["bfloat16_skipped"], "—"))
     for v in r["variants"]:
         target = 0.7 if v["model"] == "teacher" else 0.4
         precision = v.get("precision", "float32")

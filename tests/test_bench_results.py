@@ -43,6 +43,26 @@ def test_gpu_rows_say_not_measured_without_a_gpu(tmp_path):
     assert len(results.compute_rows(compute)) == 1
 
 
+def test_a_cpu_without_bfloat16_units_measures_float32_only_and_says_why(monkeypatch):
+    from bench import compute
+
+    monkeypatch.setattr("utils.machine.cpu_flags", lambda: ["avx2", "fma"])
+    reason = compute.bfloat16_skip_reason()
+    assert reason and "no bfloat16 units" in reason
+    monkeypatch.setattr("utils.machine.cpu_flags", lambda: ["avx2", "fma", "avx512f", "avx512_bf16"])
+    assert compute.bfloat16_skip_reason() is None
+    measured = {"matmul_flops_per_s": 150e9, "peaks": {"float32": {"matmul": 150e9, "conv3d": 120e9}},
+                "bfloat16_skipped": reason, "variants": [
+                    {"name": "student, this project", "model": "student", "batch": 8, "onednn": True, "jit": False,
+                     "precision": "float32", "step_flops_per_s": 75e9, "seconds_per_step": 0.5, "efficiency": 0.5}]}
+    rows = results.compute_rows(measured)
+    assert [r["benchmark"] for r in rows][:2] == [
+        "CPU peak, float32: 2048² matmul (best in the run) / 3×3×3 Conv3D 8×16×28×28×128→256",
+        "CPU peak and training steps, bfloat16"]
+    assert rows[1]["this project"] == "not measured" and rows[1]["reference"] == reason
+    assert rows[2]["met"] == "yes"
+
+
 def test_deployment_rows_judge_the_tflite_targets():
     model = {"latency_ms_per_clip": 20.0, "throughput_clips_per_s": 60.0, "params": 7e6, "flops_per_clip": 3e9,
              "size_bytes": 29e6}
