@@ -132,7 +132,7 @@ def precision_rows(r: dict) -> list[dict]:
     rows = []
     s = r.get("speed")  # absent from a --skip_speed run
     if s:
-        bfloat16 = "bfloat16" in s["chosen"]["auto"]
+        bfloat16 = "bfloat16" in s["chosen"]["auto"].split("(")[0]  # the why after "(" can name bfloat16 too
         rows.append(row("train_student.py step, default --mixed_precision auto (width 1.0, 16×112×112, batch 8)",
                         f"{1000 * s['seconds_per_step']['auto']:.0f} ms ({s['chosen']['auto'].split('(')[0].strip()})",
                         f"--mixed_precision off {1000 * s['seconds_per_step']['off']:.0f} ms",

@@ -63,6 +63,18 @@ def test_a_cpu_without_bfloat16_units_measures_float32_only_and_says_why(monkeyp
     assert rows[2]["met"] == "yes"
 
 
+def test_the_bfloat16_speed_target_is_judged_only_where_auto_picked_bfloat16():
+    def speed(chosen, ratio):
+        return {"speed": {"chosen": {"auto": chosen, "off": "precision: float32 (as asked)"},
+                          "seconds_per_step": {"auto": 0.8, "off": 0.8 * ratio}, "ratio_off_over_auto": ratio}}
+
+    amd = results.precision_rows(speed("precision: float32 (auto: this CPU has no bfloat16 matrix units "
+                                       "(avx512_bf16, amx_bf16), float32 is faster)", 0.97))
+    assert amd[0]["target"] == "—" and amd[0]["met"] == "—"
+    intel = results.precision_rows(speed("precision: mixed bfloat16 (auto: this CPU has avx512_bf16)", 1.45))
+    assert intel[0]["target"] == "≥ 1.3× with bfloat16 units" and intel[0]["met"] == "yes"
+
+
 def test_deployment_rows_judge_the_tflite_targets():
     model = {"latency_ms_per_clip": 20.0, "throughput_clips_per_s": 60.0, "params": 7e6, "flops_per_clip": 3e9,
              "size_bytes": 29e6}
