@@ -141,11 +141,11 @@ def test_the_reading_follows_the_intervals(tmp_path):
     its KD-gain intervals are above 0 and the corrected ones are not, and says "no difference" otherwise."""
     from utils.reproduction.paired_runs import what_it_shows
 
-    def reading(original_student):
+    def reading(original_student, corrected_student=lambda seed: 78 + seed + (seed == 1)):
         run = tmp_path / f"case_{len(list(tmp_path.iterdir()))}"
         for seed in (0, 1, 2):
             per_seed_table(run / "corrected", seed, {"Student w/o KD (equal budget)": 80 + seed,
-                                                     "Student-TFS (T=10)": 78 + seed + (seed == 1)})
+                                                     "Student-TFS (T=10)": corrected_student(seed)})
             per_seed_table(run / "original", seed, {"Student w/o KD (equal budget)": 80 + seed,
                                                     "Student-TFS (T=10)": original_student(seed)})
         _, found = paired_table(run / "original", run / "corrected", [0, 1, 2], "original code", "corrected",
@@ -158,3 +158,9 @@ def test_the_reading_follows_the_intervals(tmp_path):
     same = reading(lambda seed: 78 + seed + (seed == 2))  # within the corrected run's seed-to-seed variation
     assert "does not move the distilled students beyond seed-to-seed variation" in same
     assert "With neither arithmetic does a distilled student beat" in same and "appears only" not in same
+    lowered = reading(lambda seed: 70 + seed)  # 8-10 points under the corrected run, 10 under the baseline
+    assert "'original code' lowers the distilled students (1 of 1 rows clearly" in lowered
+    assert "With neither arithmetic" in lowered
+    only_corrected = reading(lambda seed: 70 + seed, lambda seed: 85 + seed + 0.5 * (seed == 1))
+    assert "0 of 1 distilled students beat 'Student w/o KD (equal budget)' with 'original code' and 1 with " \
+           "'corrected': the gain does not come from the arithmetic" in only_corrected

@@ -101,7 +101,7 @@ def what_it_shows(found: dict, this_name: str, other_name: str, baseline: str) -
         verdict = (f"With '{this_name}', {ours} of {count} distilled students beat '{baseline}' (interval above 0) "
                    f"against {theirs} with '{other_name}': a gain of the published kind appears {where} with that "
                    f"arithmetic, so the published gains may depend on it.")
-    elif ours:
+    elif theirs:
         verdict = (f"{ours} of {count} distilled students beat '{baseline}' with '{this_name}' and {theirs} with "
                    f"'{other_name}': the gain does not come from the arithmetic.")
     else:
