@@ -97,7 +97,7 @@ def teacher_comparison(scores_by_seed: dict[int, dict[str, dict]]) -> str | None
         return None
     several = difference.n > 1
     verdict = ("TUTL beat TFS" if difference.mean > 0 else "TUTL did not beat TFS")
-    if several and difference.low <= 0 <= difference.high:
+    if several and difference.side == 0:
         verdict = "no clear difference (the interval includes 0)"
     return (f"TUTL teacher minus TFS teacher: {difference.text(interval=several)} points"
             f"{' (mean, 95% CI over ' + str(difference.n) + ' seeds)' if several else ''}: {verdict}.")

@@ -22,6 +22,14 @@ class Summary:
     high: float | None
     n: int
 
+    @property
+    def side(self) -> int:
+        """+1 / -1 where the 95% interval lies wholly above / below 0; 0 where it includes 0 (or, one value,
+        there is none)."""
+        if self.low is None:
+            return 0
+        return 1 if self.low > 0 else -1 if self.high < 0 else 0
+
     def text(self, digits: int = 2, interval: bool = False) -> str:
         if self.std is None:
             return f"{self.mean:.{digits}f}"

@@ -174,6 +174,5 @@ def write_grid_report(settings: GridSettings, scores: dict[str, dict[int, float]
 
 
 def _apart(summaries: dict[tuple[float, float], tuple[Summary, Summary]]) -> str:
-    found = [f"alpha {a:g} T {t:g} ({'+' if g.low > 0 else '−'})" for (a, t), (g, _) in summaries.items()
-             if g.low is not None and (g.low > 0 or g.high < 0)]
+    found = [f"alpha {a:g} T {t:g} ({'+' if g.side > 0 else '−'})" for (a, t), (g, _) in summaries.items() if g.side]
     return ", ".join(found) if found else "none"

@@ -66,13 +66,6 @@ def paired_table(this: Path, other: Path, seeds: list[int], this_name: str, othe
     return markdown_table(headers, lines), found
 
 
-def _side(summary) -> int:
-    """+1 / -1 where the 95% interval lies wholly above / below 0, else 0 (one seed: never clear)."""
-    if summary is None or summary.low is None:
-        return 0
-    return 1 if summary.low > 0 else -1 if summary.high < 0 else 0
-
-
 def what_it_shows(found: dict, this_name: str, other_name: str, baseline: str) -> str:
     """A short reading of the paired comparison for the published gains: whether ``this_name``'s arithmetic
     moves the distilled students, and whether it turns distillation into a gain over ``baseline`` where
@@ -81,9 +74,9 @@ def what_it_shows(found: dict, this_name: str, other_name: str, baseline: str) -
     if not distilled:
         return ""
     count = len(distilled)
-    moved = [_side(values[0]) for values in distilled.values()]
-    ours = sum(_side(values[2]) > 0 for values in distilled.values())
-    theirs = sum(_side(values[1]) > 0 for values in distilled.values())
+    moved = [values[0].side for values in distilled.values()]
+    ours = sum(values[2] is not None and values[2].side > 0 for values in distilled.values())
+    theirs = sum(values[1] is not None and values[1].side > 0 for values in distilled.values())
     largest = max((values[0].mean for values in distilled.values()), key=abs)
     if moved.count(1) and not moved.count(-1):
         effect = (f"'{this_name}' raises the distilled students ({moved.count(1)} of {count} rows clearly, by up to "

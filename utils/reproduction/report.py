@@ -72,8 +72,7 @@ def write_paired_comparison(settings: ReproductionSettings, other: Path) -> Path
                      f"{largest:.2f} points.")
     if distilled:
         means = [values[0].mean for values in distilled.values()]
-        apart = sum(1 for values in distilled.values() if values[0].low is not None
-                    and (values[0].low > 0 or values[0].high < 0))
+        apart = sum(1 for values in distilled.values() if values[0].side)
         lines.append(f"Distilled students: {this_name} minus {other_name} from {min(means):+.2f} to {max(means):+.2f} "
                      f"points (mean over the {len(means)} rows {sum(means) / len(means):+.2f}); the 95% interval "
                      f"excludes 0 for {apart} of them.")
