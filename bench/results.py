@@ -132,9 +132,10 @@ def precision_rows(r: dict) -> list[dict]:
     rows = []
     s = r.get("speed")  # absent from a --skip_speed run
     if s:
-        bfloat16 = "bfloat16" in s["chosen"]["auto"].split("(")[0]  # the why after "(" can name bfloat16 too
+        chosen = s["chosen"]["auto"].split("(")[0].strip()  # without the why, which can name bfloat16 too
+        bfloat16 = "bfloat16" in chosen
         rows.append(row("train_student.py step, default --mixed_precision auto (width 1.0, 16×112×112, batch 8)",
-                        f"{1000 * s['seconds_per_step']['auto']:.0f} ms ({s['chosen']['auto'].split('(')[0].strip()})",
+                        f"{1000 * s['seconds_per_step']['auto']:.0f} ms ({chosen})",
                         f"--mixed_precision off {1000 * s['seconds_per_step']['off']:.0f} ms",
                         f"{s['ratio_off_over_auto']:.2f}× faster", "≥ 1.3× with bfloat16 units" if bfloat16 else "—",
                         s["ratio_off_over_auto"] >= 1.3 if bfloat16 else None))
