@@ -28,6 +28,9 @@ DEMO_TEMPERATURE ?= 10
 # auto: bfloat16 on CPUs with bfloat16 units, float32 elsewhere; off: float32 everywhere (what a CPU without
 # bfloat16 units does, on any CPU)
 DEMO_PRECISION ?= auto
+# yes: the student without KD trains beside the teacher and the distillation, on the CPU time they leave idle
+# (chain.py's &); no: one model after another (the same models: each training is seeded on its own)
+DEMO_OVERLAP ?= yes
 # VIDEOS=DIR runs the same recipe on a class-folder video collection instead of the synthetic one.
 VIDEOS ?=
 ifeq ($(VIDEOS),)
@@ -58,15 +61,17 @@ endif
 		--sequence_length 16 --frame_height $(DEMO_FRAME_SIZE) --frame_width $(DEMO_FRAME_SIZE)
 	@echo; cat $(DEMO)/frames/Format_Time_Summary.txt; echo
 	mkdir -p $(DEMO)/models
-	@# the four TensorFlow steps in one process (chain.py): TensorFlow starts once, not four times
+	@# the TensorFlow steps in one process (chain.py), so TensorFlow starts once; the student without KD trains in
+	@# a second process at the lowest priority (&), on the CPU time the teacher's and the distillation's steps leave idle
 	$(BIN)/python chain.py \
+		"train_student.py --data $(DEMO)/frames --width $(DEMO_STUDENT_WIDTH) --steps $(DEMO_STUDENT_STEPS) \
+			$(DEMO_RECIPE) --output_path $(DEMO)/models/student.keras --logdir $(DEMO)/runs/student $(if $(filter yes,$(DEMO_OVERLAP)),&)" \
 		"train_teacher.py --data $(DEMO)/frames --width $(DEMO_TEACHER_WIDTH) --steps $(DEMO_TEACHER_STEPS) \
 			$(DEMO_RECIPE) --lr $(DEMO_TEACHER_LR) --output_path $(DEMO)/models/teacher.keras --logdir $(DEMO)/runs/teacher" \
-		"train_student.py --data $(DEMO)/frames --width $(DEMO_STUDENT_WIDTH) --steps $(DEMO_STUDENT_STEPS) \
-			$(DEMO_RECIPE) --output_path $(DEMO)/models/student.keras --logdir $(DEMO)/runs/student" \
 		"distill.py --data $(DEMO)/frames --source $(DEMO)/models/teacher.keras --width $(DEMO_STUDENT_WIDTH) \
 			--steps $(DEMO_STUDENT_STEPS) $(DEMO_RECIPE) --temperature $(DEMO_TEMPERATURE) \
 			--output_path $(DEMO)/models/student_distilled.keras --logdir $(DEMO)/runs/student_distilled" \
+		wait \
 		"evaluate.py --data $(DEMO)/frames --recognizer $(DEMO)/models/teacher.keras \
 			$(DEMO)/models/student.keras $(DEMO)/models/student_distilled.keras --output_dir $(DEMO)/evaluation" \
 		"export_student.py --data $(DEMO)/frames --recognizer $(DEMO)/models/student_distilled.keras \

@@ -10,8 +10,8 @@ reproduction's own recipe (epochs, batch, learning rate and schedule, init, widt
 from its distilled students' sidecars). Cells the reproduction trained already (its alpha, its
 temperatures) are its models, not trained again. A cell's gain is its top-1 minus the student
 trained alone for the same epochs (the reproduction's equal-budget baseline) on the same seed: mean
-and 95% t-interval over the seeds. Each distillation is distill.py in a fresh process; the grid
-resumes where it stopped when run again.
+and 95% t-interval over the seeds. Each distillation is distill.py in a fresh process, two at once
+where the CPU has room (--parallel_steps); the grid resumes where it stopped when run again.
 
 Writes, in --output_dir: kd_grid.md (gains and top-1 per cell), kd_grid.csv, kd_grid.png (heatmap of
 the mean gain, each cell's interval in it), seed_S/ (models, evaluation, timings.json), runs/
@@ -27,6 +27,8 @@ from utils.cli import (
     INPUT_FOLDER,
     INTERRUPTED_TRAINING,
     OUTPUT_FOLDER,
+    PARALLEL_STEPS,
+    PARALLEL_STEPS_HELP,
     SEED,
     TEMPERATURE,
     TIMING_RUNS,
@@ -47,6 +49,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--output_dir", type=OUTPUT_FOLDER, default=Path("kd_grid"))
     parser.add_argument("--timing_runs", type=TIMING_RUNS, default=0,
                         help="evaluate.py's timed calls per model (0: no latency measurement)")
+    parser.add_argument("--parallel_steps", type=PARALLEL_STEPS, default=None, help=PARALLEL_STEPS_HELP)
     return parser
 
 
@@ -55,10 +58,11 @@ def main(argv: list[str] | None = None) -> None:
     from utils import atomic_files
     from utils.ownership import claim_run_folder
     from utils.reproduction.kd_grid import GridSettings, run_grid, write_grid_report
+    from utils.reproduction.side_by_side import default_side_by_side
 
     settings = GridSettings(args.reproduction, tuple(dict.fromkeys(args.alphas)),
                             tuple(sorted(set(args.temperatures))), tuple(dict.fromkeys(args.seeds)), args.output_dir,
-                            args.timing_runs)
+                            args.timing_runs, args.parallel_steps or default_side_by_side())
     atomic_files.require_writable_folder(settings.output_dir, f"--output_dir {settings.output_dir}", create=True)
     atomic_files.check_outputs_apart({"--output_dir": settings.output_dir}, {"--reproduction": settings.reproduction})
     with atomic_files.output_lock(settings.output_dir, "--output_dir"):

@@ -18,7 +18,9 @@ and, when it differs, at the distilled students' (--distill_epochs), students di
 teacher at T = 1, 5, 10, 15, 20 (distill.py), evaluation of every model (evaluate.py). Defaults are
 the paper's: Adam 1e-4, batch 8, teachers 50 epochs, distillation 100, alpha 0.1, random 80/20
 split. Steps already finished are skipped, so an interrupted reproduction resumes when the same
-command is run again (an interrupted step resumes from its last finished epoch).
+command is run again (an interrupted step resumes from its last finished epoch). Two steps run at
+once where the CPU has room (--parallel_steps; a distillation waits for its teacher); the models
+are the same either way. The evaluations run alone, after the training: they time the models.
 
 Writes, in --output_dir (with --seeds, each seed's in seed_S/ and the summary over seeds at the
 top): models/ (models, sidecars, histories, curves), runs/ (TensorBoard), evaluation/
@@ -41,6 +43,8 @@ from utils.cli import (
     LEARNING_RATE,
     LR_SCHEDULES,
     OUTPUT_FOLDER,
+    PARALLEL_STEPS,
+    PARALLEL_STEPS_HELP,
     PRECISIONS,
     SEED,
     TEMPERATURE,
@@ -100,6 +104,7 @@ def build_parser() -> ArgumentParser:
                             "softmax, the temperature dividing probabilities; see train_teacher.py --help)")
     group.add_argument("--timing_runs", type=TIMING_RUNS, default=10,
                        help="evaluate.py's timed calls per model for CPU latency/throughput (0: skip)")
+    group.add_argument("--parallel_steps", type=PARALLEL_STEPS, default=None, help=PARALLEL_STEPS_HELP)
     add_split_arguments(parser)
     return parser
 
@@ -108,7 +113,9 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     from utils.reproduction.protocol import ReproductionSettings
     from utils.reproduction.report import reproduce, write_paired_comparison
+    from utils.reproduction.side_by_side import default_side_by_side
 
+    args.parallel_steps = args.parallel_steps or default_side_by_side()
     settings = ReproductionSettings.from_args(args)
     if args.compare_with is not None and not args.compare_with.is_dir():
         raise InputError(f"--compare_with {args.compare_with}: not a folder (a reproduction's --output_dir)")

@@ -54,9 +54,10 @@ def run_in_process(script: str, *args, env: dict[str, str] | None = None) -> sub
 
 def steps_in_this_process(monkeypatch) -> None:
     """reproduce_paper.py and kd_grid.py, called with run_in_process, take each step by calling the step's
-    script here too: one TensorFlow start-up for a whole reproduction. Their steps' own processes (output,
-    exit status, a kill) are tested in tests/test_reproduce_paper.py."""
-    from utils.reproduction import kd_grid, protocol
+    script here too, one at a time: one TensorFlow start-up for a whole reproduction. Their steps' own
+    processes (output, exit status, a kill, two at once) are tested in tests/test_reproduce_paper.py and
+    tests/test_side_by_side.py."""
+    from utils.reproduction import kd_grid, protocol, side_by_side
 
     def run_step(script: str, arguments: list[str]) -> None:
         result = run_in_process(script, *arguments)
@@ -67,6 +68,8 @@ def steps_in_this_process(monkeypatch) -> None:
 
     monkeypatch.setattr(protocol, "script_in_new_process", run_step)
     monkeypatch.setattr(kd_grid, "script_in_new_process", run_step)
+    monkeypatch.setattr(side_by_side, "script_in_new_process", run_step)
+    monkeypatch.setattr(side_by_side, "default_side_by_side", lambda: 1)  # one step at a time: this process
 
 
 def start_script(script: str, *args, **kwargs) -> subprocess.Popen:

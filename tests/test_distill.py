@@ -90,3 +90,28 @@ def test_a_stale_cache_is_never_used(teacher, tmp_path):
     assert load_cache(path, key) is not None
     moved = {**key, "frames": {**key["frames"], "mtime_ns": key["frames"]["mtime_ns"] + 1}}
     assert load_cache(path, moved) is None
+
+
+def test_writing_the_cache_leaves_another_writers_temporary_file_alone(teacher, tmp_path):
+    """Two distillations from one teacher may run at once (reproduce_paper.py and kd_grid.py run steps side by
+    side): each writes the shared cache under a temporary name of its own, then renames it."""
+    import shutil
+
+    import keras
+
+    from utils.training.teacher_cache import teacher_logits_table
+
+    frames, original = teacher
+    teacher_path = tmp_path / "teacher.keras"
+    shutil.copy(original, teacher_path)
+    data, indices = open_frames(frames), np.arange(6)
+    path = cache_path(teacher_path, cache_key(file_sha256(teacher_path), data, indices))
+    others = [path.with_name(f"{path.name}.partial"), path.with_name(f"{path.name}.999999999.partial")]
+    for other in others:  # other processes, half-way through their writes
+        other.write_bytes(b"another writer's half-written cache")
+    table, written, reused = teacher_logits_table(keras.models.load_model(teacher_path), teacher_path,
+                                                  file_sha256(teacher_path), data, indices, batch_size=4)
+    assert written == path and not reused and np.isfinite(table[indices]).all()
+    assert all(other.read_bytes() == b"another writer's half-written cache" for other in others)
+    assert load_cache(path, cache_key(file_sha256(teacher_path), data, indices)) is not None
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([teacher_path.name, path.name, *(o.name for o in others)])

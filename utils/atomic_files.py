@@ -32,9 +32,10 @@ def commit(temporary: Path, final: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(final: Path) -> Iterator[Path]:
-    """Yield a temporary path to write; on success it replaces ``final``, on error it is removed."""
-    temporary = partial_path(final)
+def atomic_path(final: Path, temporary: Path | None = None) -> Iterator[Path]:
+    """Yield a temporary path to write (``final``'s partial name unless given); on success it replaces ``final``,
+    on error it is removed."""
+    temporary = temporary or partial_path(final)
     try:
         yield temporary
         commit(temporary, final)

@@ -17,7 +17,8 @@ from pathlib import Path
 from utils import atomic_files
 from utils.errors import InputError
 from utils.evaluation.seed_statistics import Summary, paired_differences, summarise
-from utils.reproduction.protocol import Step, evaluation_is_current, script_in_new_process, take_steps
+from utils.reproduction.protocol import Step, evaluation_is_current, script_in_new_process
+from utils.reproduction.side_by_side import Job, take_jobs
 from utils.sidecar import read_sidecar
 from utils.training.outputs import output_is_complete
 
@@ -32,6 +33,7 @@ class GridSettings:
     seeds: tuple[int, ...]
     output_dir: Path
     timing_runs: int = 0
+    parallel_steps: int = 1  # steps run side by side (utils/reproduction/side_by_side.py)
 
 
 @dataclass(frozen=True)
@@ -113,18 +115,25 @@ def evaluate_cells(settings: GridSettings, seed: int, frames: str, models: dict[
 
 
 def run_grid(settings: GridSettings) -> dict[str, dict[int, float]]:
-    """Train and score every seed's cells; name -> {seed: top-1 (%)} (the baseline under 'baseline')."""
+    """Train every seed's cells (side by side where --parallel_steps allows), then score them; name -> {seed:
+    top-1 (%)} (the baseline under 'baseline')."""
     from utils.data.frames_data import open_frames
 
-    scores: dict[str, dict[int, float]] = {}
+    plans, jobs = {}, []
     for seed in settings.seeds:
         steps, cells, baseline = plan_seed(settings, seed)
-        frames = recipe(settings, seed).frames
-        digest = open_frames(Path(frames)).digest
+        plans[seed] = (cells, baseline, recipe(settings, seed).frames)
         folder = settings.output_dir / f"seed_{seed}"
         folder.mkdir(parents=True, exist_ok=True)
-        take_steps(steps, digest, folder / TIMINGS_FILE, f"seed {seed}, ")
-        for name, value in evaluate_cells(settings, seed, frames, {**cells, "baseline": baseline}).items():
+        jobs += [Job(f"[seed {seed}, {number}/{len(steps)}] {step.title}", step, folder / TIMINGS_FILE)
+                 for number, step in enumerate(steps, 1)]
+    frames = {plan[2] for plan in plans.values()}
+    if len(frames) != 1:
+        raise InputError(f"--reproduction {settings.reproduction}: its seeds were trained on different frames")
+    take_jobs(jobs, open_frames(Path(next(iter(frames)))).digest, settings.parallel_steps)
+    scores: dict[str, dict[int, float]] = {}
+    for seed, (cells, baseline, frames_path) in plans.items():
+        for name, value in evaluate_cells(settings, seed, frames_path, {**cells, "baseline": baseline}).items():
             scores.setdefault(name, {})[seed] = value
     return scores
 

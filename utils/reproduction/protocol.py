@@ -16,11 +16,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from utils import atomic_files
 from utils.data.splits import SplitSettings
 from utils.errors import InputError
 from utils.evaluation.paper_results import BASELINE_ROW, EQUAL_BUDGET_ROW, distilled_row
@@ -56,6 +54,7 @@ class ReproductionSettings:
     temperatures: tuple[float, ...] = (1, 5, 10, 15, 20)
     timing_runs: int = 10
     original_code: bool = False  # the authors' arithmetic, an ablation (models/original_code.py)
+    parallel_steps: int = 1  # steps run side by side (utils/reproduction/side_by_side.py)
 
     @classmethod
     def from_args(cls, parsed) -> ReproductionSettings:
@@ -70,7 +69,7 @@ class ReproductionSettings:
                    mixed_precision=p.mixed_precision,
                    teacher_width=p.teacher_width, student_width=p.student_width, alpha=p.alpha,
                    temperatures=tuple(sorted(set(p.temperatures))), timing_runs=p.timing_runs,
-                   original_code=p.original_code)
+                   original_code=p.original_code, parallel_steps=p.parallel_steps)
 
     def folder(self, seed: int) -> Path:
         return self.output_dir / f"seed_{seed}" if self.per_seed_folders else self.output_dir
@@ -202,25 +201,6 @@ def is_done(step: Step, frames_digest: str) -> bool:
             raise InputError(f"{output} exists but was made with {problems[0]}; delete it or choose "
                              "another --output_dir")
     return done
-
-
-def take_steps(steps: list[Step], frames_digest: str, timings: Path, label: str = "") -> None:
-    """Run the steps not yet done, in order, adding each one's wall time to ``timings`` (JSON, kept
-    across resumptions, so the time a finished reproduction took can be reported)."""
-    spent = json.loads(timings.read_text()) if timings.is_file() else {}
-    for number, step in enumerate(steps, 1):  # teachers first: is_done of a distillation hashes its teacher
-        prefix = f"[{label}{number}/{len(steps)}] {step.title}"
-        if is_done(step, frames_digest):
-            print(f"{prefix}: done, skipping", flush=True)
-            continue
-        print(f"{prefix}: python {step.script} {' '.join(step.arguments)}", flush=True)
-        start = time.perf_counter()
-        try:
-            script_in_new_process(step.script, step.arguments)
-        finally:
-            spent[step.title] = spent.get(step.title, 0.0) + time.perf_counter() - start
-            timings.parent.mkdir(parents=True, exist_ok=True)
-            atomic_files.write_text(timings, json.dumps(spent, indent=2) + "\n")
 
 
 def evaluation_is_current(comparison: Path, models: list[Path]) -> bool:

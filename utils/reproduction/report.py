@@ -12,13 +12,8 @@ from utils.evaluation.convergence import convergence_sentence
 from utils.evaluation.paper_results import BASELINE_ROW, EQUAL_BUDGET_ROW, departures_caption, guess_dataset
 from utils.evaluation.seed_statistics import summarise
 from utils.ownership import claim_run_folder
-from utils.reproduction.protocol import (
-    TIMINGS_FILE,
-    ReproductionSettings,
-    evaluate_seed,
-    plan,
-    take_steps,
-)
+from utils.reproduction.protocol import TIMINGS_FILE, ReproductionSettings, evaluate_seed, plan
+from utils.reproduction.side_by_side import Job, add_time, take_jobs
 from utils.sidecar import read_sidecar
 
 
@@ -88,28 +83,27 @@ def write_paired_comparison(settings: ReproductionSettings, other: Path) -> Path
 
 
 def _reproduce(settings: ReproductionSettings, dataset: str | None, data) -> None:
+    """Every seed's steps (side by side where --parallel_steps allows), then each seed's evaluation alone: it
+    times the models."""
     dataset = dataset or guess_dataset(data.frames_path.resolve().parent.name)
-    scores_by_seed, records = {}, []
-    for seed in settings.seeds:
-        one = settings.for_seed(seed)
-        steps = plan(one)
-        folder = one.folder(seed)
+    plans = {seed: plan(settings.for_seed(seed)) for seed in settings.seeds}
+    jobs = []
+    for seed, steps in plans.items():
         label = f"seed {seed}, " if settings.per_seed_folders else ""
-        take_steps(steps, data.digest, folder / TIMINGS_FILE, label)
+        jobs += [Job(f"[{label}{number}/{len(steps)}] {step.title}", step, settings.folder(seed) / TIMINGS_FILE)
+                 for number, step in enumerate(steps, 1)]
+    take_jobs(jobs, data.digest, settings.parallel_steps)
+    scores_by_seed, records = {}, []
+    for seed, steps in plans.items():
+        one, folder = settings.for_seed(seed), settings.folder(seed)
         start = time.perf_counter()
         scores_by_seed[seed] = evaluate_seed(one, steps)
-        _add_time(folder / TIMINGS_FILE, "evaluation", time.perf_counter() - start)
+        add_time(folder / TIMINGS_FILE, "evaluation", time.perf_counter() - start)
         seed_records = [read_sidecar(path) for step in steps for path in step.rows.values()]
         records += seed_records
         if settings.per_seed_folders:
             write_report(one, folder, {seed: scores_by_seed[seed]}, seed_records, dataset, data, quiet=True)
     write_report(settings, settings.output_dir, scores_by_seed, records, dataset, data)
-
-
-def _add_time(timings: Path, key: str, seconds: float) -> None:
-    spent = json.loads(timings.read_text()) if timings.is_file() else {}
-    spent[key] = spent.get(key, 0.0) + seconds
-    atomic_files.write_text(timings, json.dumps(spent, indent=2) + "\n")
 
 
 def time_spent(settings: ReproductionSettings) -> float:

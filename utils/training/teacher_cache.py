@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -84,8 +85,9 @@ def teacher_logits_table(teacher, teacher_path: Path, teacher_sha256: str, data:
         dataset = clip_dataset(data, indices, batch_size, shuffle=False)
         logits = logits_over(teacher, dataset)
         rows = indices
-        if write:
-            with atomic_files.atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        if write:  # a temporary name of this process's own: two distillations from one teacher may run at once
+            with atomic_files.atomic_path(path, path.with_name(f"{path.name}.{os.getpid()}.partial")) as temporary, \
+                    open(temporary, "wb") as handle:
                 np.savez(handle, indices=rows, logits=logits, key=np.array(json.dumps(key, sort_keys=True)))
     table = np.full((len(data.labels), logits.shape[1]), np.nan, dtype=np.float32)
     table[rows] = logits
