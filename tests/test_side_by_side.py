@@ -48,6 +48,10 @@ def test_two_steps_at_once_train_the_same_models_and_charge_the_wall_time_once(t
     assert sum(spent.values()) <= wall  # the shares add up to the wall time, not to more
     assert sum(spent[title] for title in steps) > 0.5 * wall
 
+    again = run_in_process("reproduce_paper.py", *args, "--output_dir", tmp_path / "two", "--parallel_steps", 2)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("done, skipping") == 4 and not evaluations[1:]  # three steps and the evaluation
+
     # the teacher that trained beside the student, trained alone in this process: the same weights
     command = (models / "teacher_TFS.log").read_text().splitlines()[0].split(" command: ", 1)[1]
     alone = tmp_path / "alone" / "teacher.keras"

@@ -87,7 +87,8 @@ def take_jobs(jobs: list[Job], frames_digest: str, at_once: int = 1) -> None:
     try:
         while schedule.pending or schedule.running:
             _start_ready(schedule, frames_digest, at_once)
-            _wait_a_moment(schedule)
+            if schedule.running:
+                _wait_a_moment(schedule)
     except KeyboardInterrupt:  # Ctrl-C reached the steps too (same process group): they stop cleanly, as alone
         _stop(schedule, interrupt=False)
         raise
@@ -105,9 +106,10 @@ def _skipped(job: Job, frames_digest: str) -> bool:
 
 
 def _start_ready(schedule: Schedule, frames_digest: str, at_once: int) -> None:
-    for job in schedule.ready():
-        if len(schedule.running) >= at_once:
-            return
+    """Start jobs whose teacher is trained, while there is room; a job already done is skipped (which may make
+    another ready)."""
+    while len(schedule.running) < at_once and (ready := schedule.ready()):
+        job = ready[0]
         schedule.pending.remove(job)
         if _skipped(job, frames_digest):
             schedule.finished.add(id(job))
