@@ -29,8 +29,9 @@ DEMO_TEMPERATURE ?= 10
 # bfloat16 units does, on any CPU)
 DEMO_PRECISION ?= auto
 # yes: the student without KD trains beside the teacher and the distillation, on the CPU time they leave idle
-# (chain.py's &); no: one model after another (the same models: each training is seeded on its own)
-DEMO_OVERLAP ?= yes
+# (chain.py's &); no: one model after another (the same models). No by default with an NVIDIA GPU, which each
+# TensorFlow process would claim whole.
+DEMO_OVERLAP ?= $(if $(wildcard /dev/nvidiactl),no,yes)
 # VIDEOS=DIR runs the same recipe on a class-folder video collection instead of the synthetic one.
 VIDEOS ?=
 ifeq ($(VIDEOS),)

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import run_in_process
+from tests.scripts import run_in_process, run_script
+from utils.reproduction.side_by_side import thread_share
 
 
 @pytest.mark.timeout(600)
@@ -52,7 +53,12 @@ def test_two_steps_at_once_train_the_same_models_and_charge_the_wall_time_once(t
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("done, skipping") == 4 and not evaluations[1:]  # three steps and the evaluation
 
-    # the teacher that trained beside the student, trained alone in this process: the same weights
+    # each step had its share of the cores as TensorFlow's pools; the teacher trained alone with the same pools
+    # (a process of its own: this one's pools are set) has the same weights
+    share = thread_share(2)
+    pools = f"threads: TensorFlow's pools intra-op {share['TF_NUM_INTRAOP_THREADS']}, inter-op " \
+            f"{share['TF_NUM_INTEROP_THREADS']}"
+    assert all(pools in (models / f"{name}.log").read_text() for name in ("teacher_TFS", "student", "student_TFS_T5"))
     command = (models / "teacher_TFS.log").read_text().splitlines()[0].split(" command: ", 1)[1]
     alone = tmp_path / "alone" / "teacher.keras"
     alone.parent.mkdir()
@@ -60,7 +66,7 @@ def test_two_steps_at_once_train_the_same_models_and_charge_the_wall_time_once(t
     flags = flags[flags.index("train_teacher.py") + 1:]
     flags[flags.index("--output_path") + 1] = str(alone)
     flags[flags.index("--logdir") + 1] = str(tmp_path / "alone" / "tb")
-    result = run_in_process("train_teacher.py", *flags)
+    result = run_script("train_teacher.py", *flags, env=share)
     assert result.returncode == 0, result.stderr[-3000:]
     a = keras.models.load_model(alone, compile=False)
     b = keras.models.load_model(models / "teacher_TFS.keras", compile=False)

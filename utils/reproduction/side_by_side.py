@@ -1,10 +1,12 @@
 """A reproduction's steps two at a time, each in a process of its own, as CPU time allows.
 
 The networks of the synthetic reproduction (width 0.25, 16×32×32 clips, batch 8) keep 2 CPU cores only
-partly busy (a student's step is hardly faster on two threads than on one), so two steps side by side
-finish sooner than one after the other (docs/reproduction.md has the measurements). Each process is the
-same as when it runs alone (the same script, flags and thread pools), so it trains the same model to the
-last bit.
+partly busy (a student's step is hardly faster on two threads than on one), so two steps side by side,
+each with its share of the cores as TensorFlow's thread pools, get through more steps per second than one
+after the other (docs/reproduction.md has the measurements; with every process keeping a pool per core,
+the two would mostly wait for each other). The thread count is part of a model's arithmetic (how sums are
+split), like the core count of the machine: the same command on the same machine trains the same models,
+and ``--parallel_steps 1`` those of one step at a time. Each step's log records its pools.
 
 Each step's time in timings.json is its share of the wall time: while two steps run, each is
 charged half of it, so the times still add up to the wall time the reproduction took.
@@ -13,6 +15,7 @@ charged half of it, so the times still add up to the wall time the reproduction 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from utils import atomic_files
+from utils.machine import available_cores
 from utils.reproduction.protocol import ROOT, Step, StepFailed, is_done, script_in_new_process
 
 POLL_SECONDS = 0.5
@@ -62,6 +66,14 @@ def default_side_by_side() -> int:
     """2 on a machine without an NVIDIA GPU; 1 with one, where each TensorFlow process would claim all of its
     memory."""
     return 1 if Path("/dev/nvidiactl").exists() else 2
+
+
+def thread_share(at_once: int) -> dict[str, str]:
+    """The environment of a step that runs beside ``at_once - 1`` others: TensorFlow's intra- and inter-op pools
+    at this machine's cores divided among them (TF_NUM_INTRAOP_THREADS and TF_NUM_INTEROP_THREADS; variables
+    the user set win)."""
+    share = str(max(1, available_cores() // at_once))
+    return {"TF_NUM_INTRAOP_THREADS": share, "TF_NUM_INTEROP_THREADS": share, **os.environ}
 
 
 def add_time(timings: Path, key: str, seconds: float) -> None:
@@ -115,7 +127,7 @@ def _start_ready(schedule: Schedule, frames_digest: str, at_once: int) -> None:
             schedule.finished.add(id(job))
             continue
         process = subprocess.Popen([sys.executable, str(ROOT / job.step.script), *job.step.arguments],
-                                   stdout=subprocess.PIPE, text=True, bufsize=1)
+                                   stdout=subprocess.PIPE, text=True, bufsize=1, env=thread_share(at_once))
         tag = job.label.split("]")[0] + "]" if job.label.startswith("[") else f"[{job.step.title}]"
         reader = threading.Thread(target=_copy_lines, args=(process.stdout, tag), daemon=True)
         reader.start()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -147,7 +148,10 @@ def _log_start(settings: TrainSettings, record: dict, data, split, replicas: int
     append_log(paths.log, "command: " + shlex.join(command),
                f"run: {json.dumps(described)}", f"settings: {json.dumps(settings.hyperparameters(replicas))}",
                f"data: {data.frames_path} {list(data.frames.shape)}; split: {json.dumps(described_split)} "
-               f"({len(split.train)} train, {len(split.val)} val, {len(split.test)} test clips)")
+               f"({len(split.train)} train, {len(split.val)} val, {len(split.test)} test clips)",
+               "threads: TensorFlow's pools " + ", ".join(  # part of the arithmetic: how sums are split
+                   f"{kind} {os.environ.get(variable, 'one per core')}" for kind, variable in
+                   (("intra-op", "TF_NUM_INTRAOP_THREADS"), ("inter-op", "TF_NUM_INTEROP_THREADS"))))
     write_hparams(paths.tensorboard, hparam_values(record, settings.hyperparameters(replicas), described_split),
                   trial=paths.output.stem)
 
