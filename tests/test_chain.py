@@ -5,10 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.frames_factory import write_frames_folder
 from tests.scripts import assert_one_line_error, run_in_process
-
-TINY = ["--width", "0.125", "--batch_size", "4", "--epochs", "1", "--mixed_precision", "off"]
 
 
 def processes_naming(text: str) -> list[int]:
@@ -24,11 +21,16 @@ def processes_naming(text: str) -> list[int]:
     return found
 
 
+def videos_command(folder: Path, groups: int = 1) -> str:
+    """A short command without TensorFlow: the chain's mechanics do not depend on what a script computes."""
+    return (f"make_synthetic_dataset.py --output_path {folder} --classes 2 --groups {groups} --clips_per_group 1 "
+            "--frame_width 32 --frame_height 32 --min_seconds 0.4 --max_seconds 0.4 --workers 1")
+
+
 def test_a_background_command_runs_beside_the_next_ones_at_the_lowest_priority_and_reports_at_wait(tmp_path,
                                                                                                  monkeypatch):
     import chain
 
-    frames = write_frames_folder(tmp_path / "frames", classes=("Bright", "Dark"), groups=3, clips=3, shape=(16, 16, 16))
     priorities = []
     start = chain.start_in_background
 
@@ -38,22 +40,20 @@ def test_a_background_command_runs_beside_the_next_ones_at_the_lowest_priority_a
         return run
 
     monkeypatch.setattr(chain, "start_in_background", start_and_look)
-    student, teacher = tmp_path / "student.keras", tmp_path / "teacher.keras"
     result = run_in_process(
-        "chain.py",
-        f"train_student.py --data {frames} {' '.join(TINY)} --output_path {student} --logdir {tmp_path / 'tb_s'} &",
-        f"train_teacher.py --data {frames} {' '.join(TINY)} --output_path {teacher} --logdir {tmp_path / 'tb_t'}",
-        "wait",
-        f"evaluate.py --data {frames} --recognizer {teacher} {student} --output_dir {tmp_path / 'evaluation'}")
+        "chain.py", videos_command(tmp_path / "beside") + " &", videos_command(tmp_path / "here"), "wait",
+        f"video_to_frames.py --input_path {tmp_path / 'beside'} --output_path {tmp_path / 'frames'} "
+        "--sequence_length 4 --frame_height 16 --frame_width 16 --no_progress --workers 1")
     assert result.returncode == 0, result.stderr[-3000:]
     assert priorities == [chain.LOWEST_PRIORITY]
     out = result.stdout
-    assert out.index("$ python train_student.py") < out.index("$ python train_teacher.py") < out.index("$ wait")
-    # its own output, whole, after the wait and before the evaluation that needs its model
-    background = out.index("(output of train_student.py, which ran in the background)")
-    assert out.index("$ wait") < background < out.index("student saved to") < out.index("$ python evaluate.py")
-    assert "(train_student.py, in the background: " in out and "(train_teacher.py: " in out
-    assert (tmp_path / "evaluation" / "student" / "metrics.json").is_file()
+    assert out.index("$ python make_synthetic_dataset.py") < out.index("$ wait")
+    # its own output, whole, after the wait and before the command that needs its files
+    background = out.index("(output of make_synthetic_dataset.py, which ran in the background)")
+    assert out.index("$ wait") < background < out.index("$ python video_to_frames.py")
+    assert str(tmp_path / "beside") in out[background:out.index("$ python video_to_frames.py")]
+    assert "(make_synthetic_dataset.py, in the background: " in out and "(make_synthetic_dataset.py: " in out
+    assert (tmp_path / "frames" / "frames.npy").is_file() and (tmp_path / "here").is_dir()
 
 
 def test_a_failed_background_command_stops_the_chain_with_its_status_and_line(tmp_path):
@@ -64,14 +64,12 @@ def test_a_failed_background_command_stops_the_chain_with_its_status_and_line(tm
 
 
 def test_a_chain_that_fails_interrupts_its_background_command_instead_of_leaving_it_running(tmp_path):
-    frames = write_frames_folder(tmp_path / "frames", classes=("Bright", "Dark"), groups=3, clips=3, shape=(16, 16, 16))
-    student = tmp_path / "long_student.keras"
-    result = run_in_process(
-        "chain.py", f"train_student.py --data {frames} {' '.join(TINY)} --epochs 500 --output_path {student} &",
-        f"evaluate.py --data {tmp_path / 'missing'} --recognizer {student}")
+    many = tmp_path / "many_videos"
+    result = run_in_process("chain.py", videos_command(many, groups=200) + " &",
+                            f"video_to_frames.py --input_path {tmp_path / 'missing'} --output_path {tmp_path / 'f'}")
     assert result.returncode == 2 and "missing" in result.stderr
-    assert processes_naming(str(student)) == []
-    assert not student.exists()
+    assert processes_naming(str(many)) == []
+    assert len(list(many.rglob("*.avi"))) < 400  # stopped before it was done
 
 
 def test_wait_and_the_ampersand_are_checked_before_anything_runs(tmp_path):
