@@ -124,7 +124,7 @@ def run_grid(settings: GridSettings) -> dict[str, dict[int, float]]:
         steps, cells, baseline = plan_seed(settings, seed)
         plans[seed] = (cells, baseline, recipe(settings, seed).frames)
         folder = settings.output_dir / f"seed_{seed}"
-        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "models").mkdir(parents=True, exist_ok=True)  # distill.py writes into a folder that exists
         jobs += [Job(f"[seed {seed}, {number}/{len(steps)}] {step.title}", step, folder / TIMINGS_FILE)
                  for number, step in enumerate(steps, 1)]
     frames = {plan[2] for plan in plans.values()}
