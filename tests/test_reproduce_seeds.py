@@ -51,3 +51,12 @@ def test_seeds_repeat_the_protocol_per_seed_and_report_mean_std_gains_and_time(t
                                                          "teacher_TFS"))
     again = run_in_process("reproduce_paper.py", *args)
     assert again.returncode == 0 and again.stdout.count("done, skipping") == 2 * 5  # 4 steps and the evaluation, per seed
+
+    # kd_grid.py over this reproduction: a cell it trained (alpha 0.1, T 5) is its model, another is trained
+    grid = tmp_path / "grid"
+    result = run_in_process("kd_grid.py", "--reproduction", out, "--alphas", 0.1, 0.5, "--temperatures", 5,
+                            "--seeds", 3, 4, "--output_dir", grid)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in (grid / "seed_3" / "models").glob("*.keras")) == ["student_a0.5_T5.keras"]
+    rows = {row[0]: row for row in table_rows((grid / "kd_grid.md").read_text())}
+    assert set(rows) >= {"alpha=0.1", "alpha=0.5"} and (grid / "kd_grid.png").is_file()
