@@ -81,8 +81,10 @@ endif
 	@echo "the exported student in $(DEMO)/export;"
 	@echo "TensorBoard: $(BIN)/tensorboard --logdir $(DEMO)/runs"
 
-# The paper's 13-row protocol, 5 seeds, on the synthetic set (README, "Results"): 46-59 min per seed on a 2-core
-# AVX2 EPYC shared with other jobs (4-5 h in all; the pretext pre-training once before it).
+# The paper's 13-row protocol, 5 seeds, on the synthetic set (README, "Results"). On a 2-core AVX2 EPYC, one step
+# at a time: 46-59 min per seed (4.68 h for results/synthetic/, other jobs sharing the cores; the pretext
+# pre-training once before it). Two steps at a time (--parallel_steps, the default without a GPU): a seed of the
+# original-code run took 27.6 min against 46.2 (1.68x), so about 2.3 h for 5 seeds (not yet run whole this way).
 # Resumable: run it again after a stop. Its table and plot are copied to results/synthetic/.
 REPRO := $(DATA)/reproduction
 REPRO_SEEDS ?= 0 1 2 3 4
@@ -120,7 +122,7 @@ reproduce-synthetic: $(REPRO)/frames/frames.npy $(REPRO)/pretext/sports1M_weight
 	cp $(REPRO)/run/paper_table.md $(REPRO)/run/paper_table.csv $(REPRO)/run/accuracy_vs_temperature.png results/synthetic/
 
 # The ablation of the authors' arithmetic (--original_code): the same 13 rows, 3 seeds, beside the run above
-# (about 1.5 h on 2 cores; resumable). Writes results/synthetic/original_code.md.
+# (about 2.3 h on 2 cores one step at a time, 1.4 h two at a time; resumable). Writes results/synthetic/original_code.md.
 ORIGINAL_SEEDS ?= 0 1 2
 reproduce-synthetic-original: reproduce-synthetic
 	$(BIN)/python reproduce_paper.py --data $(REPRO)/frames --weights $(REPRO)/pretext/sports1M_weights_tf.h5 \
