@@ -133,7 +133,7 @@ reproduce-synthetic-original: reproduce-synthetic
 	cp $(REPRO)/original/paper_table.md results/synthetic/original_code_table.md
 
 # Where distillation helps this student: alpha x T from the TFS teachers of the run above, 3 seeds, each cell's
-# gain paired against the equal-budget student (about 1 h on 2 cores; resumable).
+# gain paired against the equal-budget student (43 min on 2 cores two at a time; resumable).
 KD_GRID_SEEDS ?= 0 1 2
 kd-grid: reproduce-synthetic
 	$(BIN)/python kd_grid.py --reproduction $(REPRO)/run --alphas 0.1 0.5 0.9 --temperatures 1 4 10 \
