@@ -59,6 +59,8 @@ def test_two_steps_at_once_train_the_same_models_and_charge_the_wall_time_once(t
     pools = f"threads: TensorFlow's pools intra-op {share['TF_NUM_INTRAOP_THREADS']}, inter-op " \
             f"{share['TF_NUM_INTEROP_THREADS']}"
     assert all(pools in (models / f"{name}.log").read_text() for name in ("teacher_TFS", "student", "student_TFS_T5"))
+    assert json.loads((models / "student.json").read_text())["thread_pools"] == {
+        "intra-op": share["TF_NUM_INTRAOP_THREADS"], "inter-op": share["TF_NUM_INTEROP_THREADS"]}
     command = (models / "teacher_TFS.log").read_text().splitlines()[0].split(" command: ", 1)[1]
     alone = tmp_path / "alone" / "teacher.keras"
     alone.parent.mkdir()

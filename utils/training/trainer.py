@@ -48,6 +48,13 @@ def finish(paths: RunPaths, record_for: Callable[[keras.Model], dict]) -> tuple[
     return best, record
 
 
+def thread_pools() -> dict[str, str]:
+    """TensorFlow's pool sizes for this run, as set in the environment: part of the arithmetic (how sums are split),
+    so a model's sidecar and log record them (utils/reproduction/side_by_side.py sets them for steps side by side)."""
+    return {kind: os.environ.get(variable, "one per core") for kind, variable in
+            (("intra-op", "TF_NUM_INTRAOP_THREADS"), ("inter-op", "TF_NUM_INTEROP_THREADS"))}
+
+
 def compile_classifier(model: keras.Model, optimizer: keras.optimizers.Optimizer | float,
                        jit_compile="auto") -> None:
     """Cross-entropy on logits, as the paper (the networks end in logits, not softmax); ``optimizer``
@@ -149,9 +156,7 @@ def _log_start(settings: TrainSettings, record: dict, data, split, replicas: int
                f"run: {json.dumps(described)}", f"settings: {json.dumps(settings.hyperparameters(replicas))}",
                f"data: {data.frames_path} {list(data.frames.shape)}; split: {json.dumps(described_split)} "
                f"({len(split.train)} train, {len(split.val)} val, {len(split.test)} test clips)",
-               "threads: TensorFlow's pools " + ", ".join(  # part of the arithmetic: how sums are split
-                   f"{kind} {os.environ.get(variable, 'one per core')}" for kind, variable in
-                   (("intra-op", "TF_NUM_INTRAOP_THREADS"), ("inter-op", "TF_NUM_INTEROP_THREADS"))))
+               "threads: TensorFlow's pools " + ", ".join(f"{kind} {size}" for kind, size in thread_pools().items()))
     write_hparams(paths.tensorboard, hparam_values(record, settings.hyperparameters(replicas), described_split),
                   trial=paths.output.stem)
 
@@ -220,7 +225,7 @@ def save_result(data, split, settings: TrainSettings, record: dict, train_second
                 "history": str(paths.history.resolve()), "curves": str(paths.curves.resolve()),
                 "log": str(paths.log.resolve()),
                 "tensorboard": str(paths.tensorboard.resolve()),  # evaluate.py adds the test scores here
-                "versions": library_versions()}
+                "versions": library_versions(), "thread_pools": thread_pools()}
 
     training_curves_png(paths.history, paths.curves, f"{paths.output.stem} ({record['role']})")
     _, final = finish(paths, with_metrics)
