@@ -10,7 +10,7 @@ import pytest
 from utils.errors import InputError
 from utils.evaluation.convergence import convergence, convergence_sentence
 from utils.reproduction.kd_grid import GridSettings, cell_name, plan_seed, write_grid_report
-from utils.reproduction.paired_runs import paired_table
+from utils.reproduction.paired_runs import paired_table, pool_mismatches
 
 
 def history(path: Path, val_accuracies: list[float]) -> Path:
@@ -164,3 +164,37 @@ def test_the_reading_follows_the_intervals(tmp_path):
     only_corrected = reading(lambda seed: 70 + seed, lambda seed: 85 + seed + 0.5 * (seed == 1))
     assert "0 of 1 distilled students beat 'Student w/o KD (equal budget)' with 'original code' and 1 with " \
            "'corrected': the gain does not come from the arithmetic" in only_corrected
+
+
+def test_models_trained_with_other_thread_pools_than_their_counterparts_are_named(tmp_path):
+    one_thread = {"intra-op": "1", "inter-op": "1"}
+    for run, pools in (("original", {"student": one_thread, "teacher_TFS": None}),
+                       ("run", {"student": None, "teacher_TFS": None})):
+        for name, recorded in pools.items():  # None: a sidecar from before the pools were recorded (one per core)
+            fake_model(tmp_path / run / "seed_2" / "models" / f"{name}.keras",
+                       {"role": "student"} if recorded is None else {"role": "student", "thread_pools": recorded})
+    fake_model(tmp_path / "original" / "seed_2" / "models" / "student_TFS_T5.keras", {"thread_pools": one_thread})
+    assert pool_mismatches(tmp_path / "original", tmp_path / "run", [2]) == ["seed 2 student"]  # no twin: not compared
+    explicit = {"thread_pools": {"intra-op": "one per core", "inter-op": "one per core"}}
+    fake_model(tmp_path / "run" / "seed_2" / "models" / "student.keras", explicit)
+    fake_model(tmp_path / "original" / "seed_2" / "models" / "student.keras", explicit)
+    assert pool_mismatches(tmp_path / "original", tmp_path / "run", [2]) == []
+
+    # the paired comparison says so under its table
+    from utils.data.splits import SplitSettings
+    from utils.reproduction.protocol import ReproductionSettings
+    from utils.reproduction.report import write_paired_comparison
+
+    fake_model(tmp_path / "original" / "seed_2" / "models" / "student.keras", {"thread_pools": one_thread})
+    for run, shift in (("run", 0), ("original", 3)):
+        for seed in (2, 3):
+            folder = tmp_path / run / f"seed_{seed}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "paper_table.csv").write_text("model,top1_accuracy_mean,top1_accuracy_std\n"
+                                                    f"Student w/o KD,{80 + seed},\nStudent-TFS (T=10),{75 + shift + seed},\n")
+    settings = ReproductionSettings(data=tmp_path / "frames", annotations=None, weights=None,
+                                    output_dir=tmp_path / "original", split=SplitSettings(), seeds=(2, 3),
+                                    per_seed_folders=True, student_epochs=50, distill_epochs=50, original_code=True)
+    text = write_paired_comparison(settings, tmp_path / "run").read_text()
+    assert "Caution, trained with other TensorFlow thread pools than in the other run (1; `thread_pools` in their " \
+           "sidecars): seed 2 student." in text

@@ -102,3 +102,25 @@ def what_it_shows(found: dict, this_name: str, other_name: str, baseline: str) -
                    f"0): on this data the arithmetic neither explains nor restores the published gains.")
     return (f"What this shows: {effect}. {verdict} One synthetic dataset and one student width: this tells whether "
             f"the arithmetic can make such gains here, not whether it made them on UCF11, UCF50, HMDB51 or UCF101.")
+
+
+DEFAULT_POOLS = {"intra-op": "one per core", "inter-op": "one per core"}  # sidecars from before they recorded it
+
+
+def pool_mismatches(this: Path, other: Path, seeds: list[int]) -> list[str]:
+    """Models of ``this`` run trained with other TensorFlow thread pools than the same model of ``other``: the pools
+    are part of the arithmetic, so such a pair differs by rounding grown over training as well (even a model the
+    two arithmetics compute alike, such as a teacher, then differs)."""
+    import json
+
+    found = []
+    for seed in seeds:
+        for sidecar in sorted((this / f"seed_{seed}" / "models").glob("*.json")):
+            twin = other / f"seed_{seed}" / "models" / sidecar.name
+            if not twin.is_file():
+                continue
+            pools = [json.loads(path.read_text()).get("thread_pools") or DEFAULT_POOLS for path in (sidecar, twin)]
+            if pools[0] != pools[1]:
+                found.append(f"seed {seed} {sidecar.stem}")
+    return found
+

@@ -47,7 +47,7 @@ def reproduce(settings: ReproductionSettings, dataset: str | None) -> None:
 def write_paired_comparison(settings: ReproductionSettings, other: Path) -> Path:
     """``paired_comparison.md`` in the output folder: every row beside ``other``'s (another reproduction of the
     same data and seeds), the paired difference, each run's KD gains, and what they say in numbers."""
-    from utils.reproduction.paired_runs import paired_table, what_it_shows
+    from utils.reproduction.paired_runs import paired_table, pool_mismatches, what_it_shows
 
     this_name = "original code" if settings.original_code else settings.output_dir.name
     other_name = "corrected" if settings.original_code else Path(other).name
@@ -76,6 +76,11 @@ def write_paired_comparison(settings: ReproductionSettings, other: Path) -> Path
             if gains:
                 lines.append(f"KD gain over '{baseline}', {name}: from {min(gains):+.2f} to {max(gains):+.2f} points.")
         lines += ["", what_it_shows(found, this_name, other_name, baseline)]
+    mismatched = pool_mismatches(settings.output_dir, Path(other), list(settings.seeds))
+    if mismatched:
+        lines += ["", f"Caution, trained with other TensorFlow thread pools than in the other run ({len(mismatched)}; "
+                      f"`thread_pools` in their sidecars): {', '.join(mismatched)}. Their differences include "
+                      "rounding grown over training, not the arithmetic alone."]
     path = settings.output_dir / "paired_comparison.md"
     atomic_files.write_text(path, "\n".join(lines) + "\n")
     print(f"paired comparison with {other}: {path}")
