@@ -128,3 +128,23 @@ def test_a_cluster_configuration_is_checked_field_by_field(config, problem):
     with pytest.raises(InputError, match=f"TF_CONFIG: {problem}"):
         check_tf_config(config)
     check_tf_config('{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}')
+
+
+@pytest.mark.parametrize("left", [(), ("run.json.partial",), ("run.json", "owned.json.partial")])
+def test_a_backup_killed_while_its_records_were_written_is_the_runs_own(tmp_path, left):
+    """A SIGKILL between prepare's mkdir and its last record leaves the folder empty or holding partial records:
+    the same command resumes there; a folder holding anything else stays the user's."""
+    from utils.ownership import claim
+
+    paths = RunPaths.for_output(tmp_path / "m.keras")
+    wanted = preflight.run_identity(RECORD)
+    paths.backup.mkdir()
+    for name in left:
+        (paths.backup / name).write_text(json.dumps(wanted) if name == "run.json" else "{")
+    claim(preflight.run_targets(paths), overwrite=False, aside=paths.previous, own_output=paths.output)
+    assert preflight.decide(paths, wanted, overwrite=False) == preflight.RESUME
+    preflight.prepare(paths, wanted, preflight.RESUME)
+    assert sorted(p.name for p in paths.backup.iterdir()) == ["owned.json", "run.json"]
+    (paths.backup / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="a folder this run did not write is in the way"):
+        claim(preflight.run_targets(paths), overwrite=False, aside=paths.previous, own_output=paths.output)

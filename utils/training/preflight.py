@@ -185,15 +185,19 @@ def run_targets(paths: RunPaths) -> list:
 
 
 def is_backup(folder: Path) -> bool:
-    """A backup folder this project writes: its records, and nothing but its weights files beside them."""
+    """A backup folder this project writes: its records, and nothing but its weights files beside them; or what
+    a kill while ``prepare`` writes the records leaves (the folder empty, or holding their partial files)."""
+    from utils.atomic_files import PARTIAL_SUFFIX
     from utils.training.callbacks import BACKUP_METADATA
 
     if not folder.is_dir():
         return False
+    records = {RUN_RECORD, OWNED_RECORD}
+    being_written = {name + PARTIAL_SUFFIX for name in records}
     names = {p.name for p in folder.iterdir()}
     if not names & {RUN_RECORD, BACKUP_METADATA}:
-        return False
-    return all(name in (RUN_RECORD, OWNED_RECORD) or name.startswith(BACKUP_METADATA) or ".weights.h5" in name
+        return names <= being_written
+    return all(name in records | being_written or name.startswith(BACKUP_METADATA) or ".weights.h5" in name
                for name in names)
 
 
