@@ -19,8 +19,10 @@ teacher at T = 1, 5, 10, 15, 20 (distill.py), evaluation of every model (evaluat
 the paper's: Adam 1e-4, batch 8, teachers 50 epochs, distillation 100, alpha 0.1, random 80/20
 split. Steps already finished are skipped, so an interrupted reproduction resumes when the same
 command is run again (an interrupted step resumes from its last finished epoch). Two steps run at
-once where the CPU has room (--parallel_steps; a distillation waits for its teacher); the models
-are the same either way. The evaluations run alone, after the training: they time the models.
+once where the CPU has room (--parallel_steps; a distillation waits for its teacher), each with
+its share of the cores as TensorFlow's thread pools, recorded in each sidecar: that changes the
+models' last bits, so --parallel_steps 1 repeats a run made one step at a time. The evaluations run
+alone, after the training: they time the models.
 
 Writes, in --output_dir (with --seeds, each seed's in seed_S/ and the summary over seeds at the
 top): models/ (models, sidecars, histories, curves), runs/ (TensorBoard), evaluation/

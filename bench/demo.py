@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -43,6 +44,16 @@ def predictions(data: Path) -> dict[str, np.ndarray]:
         with np.load(path) as saved:
             found[path.parent.name] = np.concatenate([saved[key].ravel().astype(np.float64) for key in sorted(saved)])
     return found
+
+
+def start_afresh(folder: Path) -> None:
+    """Remove an earlier run of this benchmark (a folder holding make demo's demo/ and nothing else); refuse any
+    other folder at that name rather than delete what it holds."""
+    if folder.exists():
+        if {path.name for path in folder.iterdir()} - {"demo", "synthetic_videos"}:
+            sys.exit(f"bench.demo: {folder} holds files that are not an earlier run of this benchmark; "
+                     "choose another --work_dir")
+        shutil.rmtree(folder)
 
 
 def run_demo(data: Path, overlap: str, precision: str) -> dict:
@@ -82,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     runs = {name: [] for name in LAYOUTS}
     for repeat in range(args.repeats):
         for name, overlap in LAYOUTS.items():
-            subprocess.run(["rm", "-rf", str(folders[name])], check=True)  # from scratch: videos, frames, models
+            start_afresh(folders[name])
             run = run_demo(folders[name], overlap, args.precision)
             runs[name].append(run)
             print(f"{name} (run {repeat + 1}): {run['seconds']:.1f} s; " +

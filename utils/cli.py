@@ -110,8 +110,9 @@ FRACTION_BELOW_ONE = Number(0, 1, high_open=True)
 TIMING_RUNS = Number(0, 100_000, integer=True)
 PARALLEL_STEPS = Number(1, 8, integer=True)
 PARALLEL_STEPS_HELP = ("steps (models or temperature sweeps) trained at once, each in its own process: the small networks "
-                       "leave CPU cores idle, and each model comes out the same (default: 2 on a machine without an "
-                       "NVIDIA GPU, 1 with one)")
+                       "leave CPU cores idle; each gets its share of the cores as TensorFlow's thread pools, which changes "
+                       "the models' last bits (1: those of one at a time; default: 2 on a machine without an NVIDIA "
+                       "GPU, 1 with one)")
 CLIP_COUNT = Number(0, 10**9, integer=True)
 WORKERS = Number(1, 1024, integer=True)
 FRAMES_PER_CLIP = Number(1, 1024, integer=True)

@@ -70,3 +70,13 @@ def has_native_bfloat16() -> bool:
 def describe_cpu() -> str:
     flags = ", ".join(cpu_flags()) or "none of " + ", ".join(RELEVANT_FLAGS)
     return f"{cpu_model()} ({platform.machine()}), {available_cores()} cores, flags: {flags}"
+
+
+POOL_VARIABLES = {"intra-op": "TF_NUM_INTRAOP_THREADS", "inter-op": "TF_NUM_INTEROP_THREADS"}
+
+
+def thread_pools(environment=os.environ) -> dict[str, str]:
+    """TensorFlow's pool sizes as ``environment`` sets them ("one per core" where it does not): part of a
+    model's arithmetic (how sums are split), so its sidecar and log record them."""
+    return {kind: environment.get(variable, "one per core") for kind, variable in POOL_VARIABLES.items()}
+

@@ -104,22 +104,22 @@ def what_it_shows(found: dict, this_name: str, other_name: str, baseline: str) -
             f"the arithmetic can make such gains here, not whether it made them on UCF11, UCF50, HMDB51 or UCF101.")
 
 
-DEFAULT_POOLS = {"intra-op": "one per core", "inter-op": "one per core"}  # sidecars from before they recorded it
-
-
 def pool_mismatches(this: Path, other: Path, seeds: list[int]) -> list[str]:
     """Models of ``this`` run trained with other TensorFlow thread pools than the same model of ``other``: the pools
     are part of the arithmetic, so such a pair differs by rounding grown over training as well (even a model the
     two arithmetics compute alike, such as a teacher, then differs)."""
     import json
 
+    from utils.machine import thread_pools
+
+    before_recorded = thread_pools({})  # sidecars from before the pools were recorded: one per core
     found = []
     for seed in seeds:
         for sidecar in sorted((this / f"seed_{seed}" / "models").glob("*.json")):
             twin = other / f"seed_{seed}" / "models" / sidecar.name
             if not twin.is_file():
                 continue
-            pools = [json.loads(path.read_text()).get("thread_pools") or DEFAULT_POOLS for path in (sidecar, twin)]
+            pools = [json.loads(path.read_text()).get("thread_pools") or before_recorded for path in (sidecar, twin)]
             if pools[0] != pools[1]:
                 found.append(f"seed {seed} {sidecar.stem}")
     return found

@@ -241,13 +241,19 @@ def script_in_new_process(script: str, arguments: list[str]) -> None:
         except KeyboardInterrupt:
             # Ctrl-C reached the script too (same process group): let it stop cleanly, as it does alone.
             continue
+    end_on_failure(script, status)
+
+
+def end_on_failure(script: str, status: int) -> None:
+    """End the reproduction as a step that exited with ``status`` asks: Ctrl-C (130) as Ctrl-C, a signal in one
+    line, any other failure with its status (the script printed its own one-line reason; repeating it would add
+    a second line)."""
     if status == 130:
         raise KeyboardInterrupt
     if status < 0:
         raise StepFailed(f"{script} was killed by signal {-status} (out of memory?); run the same command "
                          "again to resume")
     if status != 0:
-        # The script has printed its own one-line reason; repeating it would add a second line.
         sys.exit(status)
 
 

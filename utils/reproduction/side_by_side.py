@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from utils import atomic_files
-from utils.machine import available_cores
-from utils.reproduction.protocol import ROOT, Step, StepFailed, is_done, script_in_new_process
+from utils.machine import POOL_VARIABLES, available_cores
+from utils.reproduction.protocol import ROOT, Step, end_on_failure, is_done, script_in_new_process
 
 POLL_SECONDS = 0.5
 
@@ -54,7 +54,6 @@ class Schedule:
 
     pending: list[Job]
     running: list[Running] = field(default_factory=list)
-    finished: set[int] = field(default_factory=set)  # id() of the jobs done or skipped
 
     def ready(self) -> list[Job]:
         unfinished = {output for job in self.pending for output in job.step.outputs}
@@ -73,7 +72,7 @@ def thread_share(at_once: int) -> dict[str, str]:
     at this machine's cores divided among them (TF_NUM_INTRAOP_THREADS and TF_NUM_INTEROP_THREADS; variables
     the user set win)."""
     share = str(max(1, available_cores() // at_once))
-    return {"TF_NUM_INTRAOP_THREADS": share, "TF_NUM_INTEROP_THREADS": share, **os.environ}
+    return {**{variable: share for variable in POOL_VARIABLES.values()}, **os.environ}
 
 
 def add_time(timings: Path, key: str, seconds: float) -> None:
@@ -124,7 +123,6 @@ def _start_ready(schedule: Schedule, frames_digest: str, at_once: int) -> None:
         job = ready[0]
         schedule.pending.remove(job)
         if _skipped(job, frames_digest):
-            schedule.finished.add(id(job))
             continue
         process = subprocess.Popen([sys.executable, str(ROOT / job.step.script), *job.step.arguments],
                                    stdout=subprocess.PIPE, text=True, bufsize=1, env=thread_share(at_once))
@@ -154,17 +152,9 @@ def _wait_a_moment(schedule: Schedule) -> None:
     _charge(schedule, time.perf_counter() - start)
     for run in [run for run in schedule.running if run.process.poll() is not None]:
         _record(schedule, run)
-        status = run.process.returncode
-        if status == 130:
-            _stop(schedule, interrupt=False)
-            raise KeyboardInterrupt
-        if status != 0:
-            _stop(schedule, interrupt=True)
-            if status < 0:
-                raise StepFailed(f"{run.job.step.script} was killed by signal {-status} (out of memory?); run the "
-                                 "same command again to resume")
-            sys.exit(status)  # the script printed its own one-line reason
-        schedule.finished.add(id(run.job))
+        if run.process.returncode != 0:  # the other step stops too: as at Ctrl-C, or with a SIGINT of its own
+            _stop(schedule, interrupt=run.process.returncode != 130)
+            end_on_failure(run.job.step.script, run.process.returncode)
 
 
 def _charge(schedule: Schedule, seconds: float) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shlex
 import shutil
 import sys
@@ -23,7 +22,7 @@ import numpy as np
 
 from utils import atomic_files
 from utils.cli import jit_compile_value
-from utils.machine import peak_rss_mib
+from utils.machine import peak_rss_mib, thread_pools
 from utils.ownership import claim
 from utils.training import preflight
 from utils.training.callbacks import append_log, deployable, save_model
@@ -46,13 +45,6 @@ def finish(paths: RunPaths, record_for: Callable[[keras.Model], dict]) -> tuple[
         paths.best.unlink()
     shutil.rmtree(paths.backup, ignore_errors=True)
     return best, record
-
-
-def thread_pools() -> dict[str, str]:
-    """TensorFlow's pool sizes for this run, as set in the environment: part of the arithmetic (how sums are split),
-    so a model's sidecar and log record them (utils/reproduction/side_by_side.py sets them for steps side by side)."""
-    return {kind: os.environ.get(variable, "one per core") for kind, variable in
-            (("intra-op", "TF_NUM_INTRAOP_THREADS"), ("inter-op", "TF_NUM_INTEROP_THREADS"))}
 
 
 def compile_classifier(model: keras.Model, optimizer: keras.optimizers.Optimizer | float,
