@@ -19,6 +19,7 @@ from utils import atomic_files
 from utils.data.frames_data import FramesData
 from utils.errors import InputError
 from utils.evaluation.held_out_clips import TestClips
+from utils.garbage import collections_of_new_objects
 from utils.ownership import claim
 
 COLUMNS = ("model", "role", "T", "test clips", "top-1 (%)", "top-5 (%)", "mean class acc. (%)", "macro F1 (%)",
@@ -145,13 +146,14 @@ def evaluate_models(data: FramesData, chosen: dict[Path, TestClips], output_dir:
 
     paths = list(chosen)
     names = output_names(paths)
-    for path in paths:  # every model loads, before anything is written (one at a time: teachers are large)
-        load_logits_model(path, "--recognizer", read_sidecar(path))
-        keras.backend.clear_session()
-    atomic_files.require_writable_folder(output_dir, f"--output_dir {output_dir}")
-    claim(output_targets(output_dir, names), overwrite=False, aside=None)
-    reports = {name: score_model(path, name, data, chosen[path], output_dir / name, batch_size, timing_runs)
-               for path, name in zip(paths, names)}
+    with collections_of_new_objects():  # each model freed by clear_session, without walking TensorFlow's objects
+        for path in paths:  # every model loads, before anything is written (one at a time: teachers are large)
+            load_logits_model(path, "--recognizer", read_sidecar(path))
+            keras.backend.clear_session()
+        atomic_files.require_writable_folder(output_dir, f"--output_dir {output_dir}")
+        claim(output_targets(output_dir, names), overwrite=False, aside=None)
+        reports = {name: score_model(path, name, data, chosen[path], output_dir / name, batch_size, timing_runs)
+                   for path, name in zip(paths, names)}
     rows = [comparison_row(name, report) for name, report in reports.items()]
     table = markdown_table(COLUMNS, rows) + "\n" + departures_caption([read_sidecar(p) for p in paths]) + "\n"
     atomic_files.write_text(output_dir / "comparison.md", table)
