@@ -83,15 +83,18 @@ endif
 
 # The paper's 13-row protocol, 5 seeds, on the synthetic set (README, "Results"). On a 2-core AVX2 EPYC, one step
 # at a time: 46-59 min per seed (4.68 h for results/synthetic/, other jobs sharing the cores; the pretext
-# pre-training once before it). Two steps at a time (REPRO_PARALLEL=2): a seed of the original-code run took
-# 27.6 min against 46.2 (1.68x), so about 2.3 h for 5 seeds (not yet run whole this way).
+# pre-training once before it). Two steps at a time (the scripts' default without a GPU): a seed of the
+# original-code run took 27.6 min against 46.2 (1.68x), so about 2.3 h for 5 seeds (not yet run whole this way).
 # Resumable: run it again after a stop. Its table and plot are copied to results/synthetic/.
 REPRO := $(DATA)/reproduction
 REPRO_SEEDS ?= 0 1 2 3 4
-# Steps trained at once. 1, as the tables in results/synthetic/ were made: each step with TensorFlow's default
-# pools. 2 gives each step one core's pools, which changes the models' last bits and, over 50 epochs, their
-# accuracy (one seed's student: 84.0% against 93.3%), so the committed tables are not repeated exactly.
-REPRO_PARALLEL ?= 1
+# Steps trained at once (--parallel_steps; empty: the scripts' default, 2 without an NVIDIA GPU, 1 with one).
+# The tables in results/synthetic/ were made with 1 (reproductions) and 2 (grid). Each step of 2 gets one core's
+# TensorFlow pools, which changes the models' last bits and, over 50 epochs, can move a model by points (one
+# seed's student: 84.0% against 93.3%): the same setting repeats a table exactly on the same machine, another
+# one repeats it in distribution. The ablation's pairs need the same setting in both runs.
+REPRO_PARALLEL ?=
+PARALLEL_FLAG = $(if $(strip $(REPRO_PARALLEL)),--parallel_steps $(strip $(REPRO_PARALLEL)))
 # float32 (--mixed_precision off), as the paper: the same numbers on CPUs with and without bfloat16 units.
 # Batch 8 as the paper; Adam 1e-3 with a warm-up and a cosine decay, so that every model has stopped improving
 # by its last epoch (the caption checks it).
@@ -121,16 +124,16 @@ $(REPRO)/pretext/sports1M_weights_tf.h5: $(REPRO)/pretext/frames/frames.npy $(RE
 
 reproduce-synthetic: $(REPRO)/frames/frames.npy $(REPRO)/pretext/sports1M_weights_tf.h5
 	$(BIN)/python reproduce_paper.py --data $(REPRO)/frames --weights $(REPRO)/pretext/sports1M_weights_tf.h5 \
-		--seeds $(REPRO_SEEDS) $(REPRO_FLAGS) --parallel_steps $(REPRO_PARALLEL) --output_dir $(REPRO)/run
+		--seeds $(REPRO_SEEDS) $(REPRO_FLAGS) $(PARALLEL_FLAG) --output_dir $(REPRO)/run
 	mkdir -p results/synthetic
 	cp $(REPRO)/run/paper_table.md $(REPRO)/run/paper_table.csv $(REPRO)/run/accuracy_vs_temperature.png results/synthetic/
 
 # The ablation of the authors' arithmetic (--original_code): the same 13 rows, 3 seeds, beside the run above
-# (about 2.3 h on 2 cores one step at a time, 1.4 h with REPRO_PARALLEL=2; resumable). Writes results/synthetic/original_code.md.
+# (2.34 h on 2 cores one step at a time, about 1.4 h two at a time; resumable). Writes results/synthetic/original_code.md.
 ORIGINAL_SEEDS ?= 0 1 2
 reproduce-synthetic-original: reproduce-synthetic
 	$(BIN)/python reproduce_paper.py --data $(REPRO)/frames --weights $(REPRO)/pretext/sports1M_weights_tf.h5 \
-		--seeds $(ORIGINAL_SEEDS) $(REPRO_FLAGS) --parallel_steps $(REPRO_PARALLEL) --original_code \
+		--seeds $(ORIGINAL_SEEDS) $(REPRO_FLAGS) $(PARALLEL_FLAG) --original_code \
 		--output_dir $(REPRO)/original \
 		--compare_with $(REPRO)/run
 	mkdir -p results/synthetic
@@ -140,11 +143,9 @@ reproduce-synthetic-original: reproduce-synthetic
 # Where distillation helps this student: alpha x T from the TFS teachers of the run above, 3 seeds, each cell's
 # gain paired against the equal-budget student (43 min on 2 cores two at a time; resumable).
 KD_GRID_SEEDS ?= 0 1 2
-# Two distillations at a time, as results/synthetic/kd_grid.* were made.
-KD_GRID_PARALLEL ?= 2
 kd-grid: reproduce-synthetic
 	$(BIN)/python kd_grid.py --reproduction $(REPRO)/run --alphas 0.1 0.5 0.9 --temperatures 1 4 10 \
-		--seeds $(KD_GRID_SEEDS) --parallel_steps $(KD_GRID_PARALLEL) --output_dir $(REPRO)/kd_grid
+		--seeds $(KD_GRID_SEEDS) $(PARALLEL_FLAG) --output_dir $(REPRO)/kd_grid
 	mkdir -p results/synthetic
 	cp $(REPRO)/kd_grid/kd_grid.md $(REPRO)/kd_grid/kd_grid.png $(REPRO)/kd_grid/kd_grid.csv results/synthetic/
 
