@@ -108,9 +108,8 @@ def pool_mismatches(this: Path, other: Path, seeds: list[int]) -> list[str]:
     """Models of ``this`` run trained with other TensorFlow thread pools than the same model of ``other``: the pools
     are part of the arithmetic, so such a pair differs by rounding grown over training as well (even a model the
     two arithmetics compute alike, such as a teacher, then differs)."""
-    import json
-
     from utils.machine import thread_pools
+    from utils.sidecar import read_sidecar
 
     before_recorded = thread_pools({})  # sidecars from before the pools were recorded: one per core
     found = []
@@ -119,7 +118,8 @@ def pool_mismatches(this: Path, other: Path, seeds: list[int]) -> list[str]:
             twin = other / f"seed_{seed}" / "models" / sidecar.name
             if not twin.is_file():
                 continue
-            pools = [json.loads(path.read_text()).get("thread_pools") or before_recorded for path in (sidecar, twin)]
+            pools = [read_sidecar(path.with_suffix(".keras")).get("thread_pools") or before_recorded
+                     for path in (sidecar, twin)]
             if pools[0] != pools[1]:
                 found.append(f"seed {seed} {sidecar.stem}")
     return found
