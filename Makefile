@@ -83,8 +83,8 @@ endif
 
 # The paper's 13-row protocol, 5 seeds, on the synthetic set (README, "Results"). On a 2-core AVX2 EPYC, one step
 # at a time: 46-59 min per seed (4.68 h for results/synthetic/, other jobs sharing the cores; the pretext
-# pre-training once before it). Two steps at a time (the scripts' default without a GPU): a seed of the
-# original-code run took 27.6 min against 46.2 (1.68x), so about 2.3 h for 5 seeds (not yet run whole this way).
+# pre-training once before it). Two steps at a time (the scripts' default without a GPU): 1.96 h for the 5 seeds
+# (21-25 min a seed, nothing else running).
 # Resumable: run it again after a stop. Its table and plot are copied to results/synthetic/.
 REPRO := $(DATA)/reproduction
 REPRO_SEEDS ?= 0 1 2 3 4

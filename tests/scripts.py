@@ -72,6 +72,33 @@ def steps_in_this_process(monkeypatch) -> None:
     monkeypatch.setattr(side_by_side, "default_side_by_side", lambda: 1)  # one step at a time: this process
 
 
+def one_pixel_figures(monkeypatch) -> None:
+    """Each model's confusion matrix, ROC and training curves written as a valid 1×1 PNG in this process, for
+    scenario tests that train and score many models and look at none of those figures (about 0.4 s each); the
+    figures themselves are tested in tests/test_model_complexity.py, tests/test_training.py and
+    tests/test_evaluate.py. The reproduction's own figures (temperature sweep, alpha × T grid) stay real."""
+    import zlib
+
+    from utils import atomic_files
+    from utils.evaluation import plots
+    from utils.training import curves
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", (1).to_bytes(4, "big") * 2 + bytes([8, 2, 0, 0, 0]))
+           + chunk(b"IDAT", zlib.compress(b"\x00\xff\xff\xff")) + chunk(b"IEND", b""))
+
+    def write(path: Path) -> Path:
+        with atomic_files.atomic_path(Path(path)) as temporary:
+            temporary.write_bytes(png)
+        return Path(path)
+
+    monkeypatch.setattr(plots, "confusion_matrix_png", lambda labels, predictions, classes, path, title: write(path))
+    monkeypatch.setattr(plots, "roc_png", lambda labels, probabilities, classes, path, title, **_: write(path))
+    monkeypatch.setattr(curves, "training_curves_png", lambda history_csv, path, title: write(path))
+
+
 def start_script(script: str, *args, **kwargs) -> subprocess.Popen:
     """Start in a new session, so a test can signal the whole process group like a terminal does."""
     kwargs = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kwargs}

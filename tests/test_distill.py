@@ -4,12 +4,17 @@ import numpy as np
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import run_in_process
+from tests.scripts import one_pixel_figures, run_in_process
 from utils.data.frames_data import open_frames
 from utils.training.teacher_cache import cache_key, cache_path, file_sha256, load_cache
 
 # --mixed_precision off: float32, the same numbers on CPUs with and without bfloat16 units
 FAST = ["--width", "0.25", "--batch_size", "4", "--lr", "1e-3", "--mixed_precision", "off"]
+
+
+@pytest.fixture(autouse=True)
+def figures_not_drawn(monkeypatch):
+    one_pixel_figures(monkeypatch)  # none of these tests looks at a training curve
 
 
 @pytest.fixture(scope="module")

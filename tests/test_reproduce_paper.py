@@ -10,6 +10,7 @@ from tests.frames_factory import write_frames_folder
 from tests.scripts import (
     assert_one_line_error,
     kill_point,
+    one_pixel_figures,
     run_in_process,
     start_script,
     steps_in_this_process,
@@ -28,8 +29,12 @@ def table_rows(markdown: str) -> list[list[str]]:
 def test_reproduction_killed_at_a_random_point_resumes_without_redoing_finished_models(tmp_path, monkeypatch):
     frames = write_frames_folder(tmp_path / "UCF11_frames", classes=("Bright", "Dark"), groups=3, clips=3,
                                  shape=(16, 16, 16))
-    weights = tmp_path / "sports1M_weights_tf.h5"  # full-size C3D layers for 16x16 clips, gzip: ~0.7 MB
-    write_keras2_file(weights, constant_weights(port_shapes(flat_cells=1)), compression="gzip")
+    # the port's layout at 1/8 of its width (the TUTL teacher takes the width from the file): a full-size one
+    # (46.6 M parameters, 186 MB as .keras) is saved, loaded and hashed several times per run; it stays covered
+    # by tests/test_training.py and tests/test_models.py
+    weights = tmp_path / "sports1M_weights_tf.h5"
+    write_keras2_file(weights, constant_weights(port_shapes(flat_cells=1, filters=(8, 16, 32, 32, 64, 64, 64, 64),
+                                                            fc=(512, 512))), compression="gzip")
     out = tmp_path / "out"
     args = ["--data", frames, "--weights", weights, "--output_dir", out, "--epochs", 1, "--batch_size", 4,
             "--teacher_width", 0.125, "--student_width", 0.125, "--timing_runs", 0]
@@ -53,6 +58,7 @@ def test_reproduction_killed_at_a_random_point_resumes_without_redoing_finished_
     print(f"killed with {len(before)} of 13 models complete")
 
     steps_in_this_process(monkeypatch)  # the killed run had its processes; the rest needs no more start-ups
+    one_pixel_figures(monkeypatch)
     first = run_in_process("reproduce_paper.py", *args)
     assert first.returncode == 0, first.stderr[-3000:]
     assert {m: m.stat().st_mtime_ns for m in before} == before  # nothing finished was trained again

@@ -7,13 +7,14 @@ reproduction of tests/test_reproduce_paper.py instead of after it.
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import run_in_process, steps_in_this_process
+from tests.scripts import one_pixel_figures, run_in_process, steps_in_this_process
 from tests.test_reproduce_paper import table_rows
 
 
 @pytest.mark.timeout(900)
 def test_seeds_repeat_the_protocol_per_seed_and_report_mean_std_gains_and_time(tmp_path, monkeypatch):
     steps_in_this_process(monkeypatch)
+    one_pixel_figures(monkeypatch)
     frames = write_frames_folder(tmp_path / "frames", classes=("Bright", "Dark"), groups=3, clips=3,
                                  shape=(16, 16, 16))
     out = tmp_path / "out"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import run_in_process, run_script
+from tests.scripts import one_pixel_figures, run_in_process, run_script
 from utils.reproduction.side_by_side import thread_share
 
 
@@ -26,6 +26,7 @@ def test_two_steps_at_once_train_the_same_models_and_charge_the_wall_time_once(t
     args = ["--data", frames, "--epochs", 2, "--batch_size", 4, "--teacher_width", 0.125, "--student_width", 0.125,
             "--temperatures", 5, "--timing_runs", 0, "--mixed_precision", "off", "--init", "motion"]
     evaluations = []  # the evaluation in this process: only the steps need processes here
+    one_pixel_figures(monkeypatch)
     monkeypatch.setattr(protocol, "script_in_new_process", lambda script, arguments: evaluations.append(
         run_in_process(script, *arguments)))
     start = time.perf_counter()

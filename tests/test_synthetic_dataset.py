@@ -124,13 +124,17 @@ def test_one_still_frame_of_the_default_set_is_no_better_than_chance_but_motion_
 
     from utils.data.frame_sampler import resize_to_rgb, select_frame_indices
 
+    def used(count: int) -> list[int]:  # of the 16 frames extraction keeps, the first, the middle one and the last
+        kept = select_frame_indices(count, 16)
+        return [kept[0], kept[8], kept[-1]]
+
     spec = SyntheticSpec()
     still, motion, labels = [], [], []
     for class_index, group, clip in spec.video_jobs():
-        video = clip_video(spec, class_index, group, clip)
-        frames = [resize_to_rgb(video[i], 16, 16) for i in select_frame_indices(len(video), 16)]
-        still.append(frames[8].ravel())
-        motion.append(cv2.absdiff(frames[-1], frames[0]).ravel())
+        video = clip_video(spec, class_index, group, clip, drawn=used)  # the frames of no other use stay black
+        first, middle, last = (resize_to_rgb(video[i], 16, 16) for i in used(len(video)))
+        still.append(middle.ravel())
+        motion.append(cv2.absdiff(last, first).ravel())
         labels.append(class_index)
     labels = np.array(labels)
 
@@ -146,6 +150,15 @@ def test_one_still_frame_of_the_default_set_is_no_better_than_chance_but_motion_
     print(f"one still frame: {still_accuracy:.3f}, last minus first frame: {motion_accuracy:.3f}, chance {chance:.3f}")
     assert still_accuracy <= chance + 0.10
     assert motion_accuracy >= still_accuracy + 0.05
+
+
+def test_drawing_some_frames_gives_those_frames_of_the_whole_clip_and_leaves_the_rest_black():
+    spec = SyntheticSpec(difficulty=Difficulty(noise=12.0, distractors=2, occlusion=1.0, camera_shake=1.0))
+    whole = clip_video(spec, 3, 2, 1)
+    some = clip_video(spec, 3, 2, 1, drawn=lambda count: [1, count // 2, count - 1])
+    kept = [1, len(whole) // 2, len(whole) - 1]
+    np.testing.assert_array_equal(some[kept], whole[kept])
+    assert whole[kept].any() and not np.delete(some, kept, axis=0).any()
 
 
 def test_clip_varies_within_a_group_and_the_figure_moves():

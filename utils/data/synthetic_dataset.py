@@ -27,7 +27,7 @@ import json
 import math
 import re
 import multiprocessing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -132,8 +132,12 @@ def _shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
 
 
 def render_clip(action: str, scene: Scene, rng: np.random.Generator, frames: int,
-                difficulty: Difficulty = Difficulty()) -> np.ndarray:
-    """frames×H×W×3 uint8 BGR video of one clip of ``action`` in ``scene``."""
+                difficulty: Difficulty = Difficulty(), drawn: Collection[int] | None = None) -> np.ndarray:
+    """frames×H×W×3 uint8 BGR video of one clip of ``action`` in ``scene``.
+
+    ``drawn``: the only frames to draw (None: all); the others stay black. The random draws are the same
+    either way, so a drawn frame is the one the whole clip has: a reader of a few frames need not pay for all.
+    """
     height, width = scene.background.shape[:2]
     controls = action_controls(action, frames, rng)
     figure_height = height * rng.uniform(0.6, 0.85)
@@ -152,8 +156,13 @@ def render_clip(action: str, scene: Scene, rng: np.random.Generator, frames: int
         x0 = centre_x + rng.uniform(-0.4, 0.4) * figure_height - bar / 2
         occluder = ((int(x0), 0), (int(x0 + bar), height), tuple(int(c) for c in rng.integers(0, 256, size=3)))
     shakes = np.rint(rng.normal(0.0, difficulty.camera_shake, size=(frames, 2))).astype(int)  # whole pixels
-    video = np.empty((frames, height, width, 3), dtype=np.uint8)
+    video = np.empty((frames, height, width, 3), dtype=np.uint8) if drawn is None else \
+        np.zeros((frames, height, width, 3), dtype=np.uint8)
     for i in range(frames):
+        if drawn is not None and i not in drawn:
+            if noise_amplitude:  # the draw a drawn frame makes, so that later frames get the same noise
+                rng.integers(-noise_amplitude, noise_amplitude + 1, (grain_rows, grain_columns, 3), dtype=np.int16)
+            continue
         image = scene.background.copy()
         for track, front in zip(distractors, in_front):
             if not front:
@@ -247,13 +256,15 @@ def write_video(path: Path, video: np.ndarray, fps: float, fourcc: str) -> None:
         staging.replace(temporary)
 
 
-def clip_video(spec: SyntheticSpec, class_index: int, group: int, clip: int) -> np.ndarray:
-    """The BGR frames of one video of ``spec``, as written to disk (before encoding)."""
+def clip_video(spec: SyntheticSpec, class_index: int, group: int, clip: int,
+               drawn: Callable[[int], Collection[int]] | None = None) -> np.ndarray:
+    """The BGR frames of one video of ``spec``, as written to disk (before encoding); ``drawn(frame count)``
+    names the only frames to draw (render_clip), e.g. those a frame sampler keeps."""
     action = spec.actions[class_index]
     scene = scene_for(spec.seed, group, spec.width, spec.height)
     rng = _rng(spec.seed, ACTIONS.index(action), group, clip, 1)
-    frames = int(round(rng.uniform(spec.min_seconds, spec.max_seconds) * spec.fps))
-    return render_clip(action, scene, rng, max(frames, 1), spec.difficulty)
+    frames = max(int(round(rng.uniform(spec.min_seconds, spec.max_seconds) * spec.fps)), 1)
+    return render_clip(action, scene, rng, frames, spec.difficulty, None if drawn is None else set(drawn(frames)))
 
 
 def contact_sheet(spec: SyntheticSpec, path: Path, columns: int = 8, size: int | None = None) -> Path:
@@ -262,10 +273,13 @@ def contact_sheet(spec: SyntheticSpec, path: Path, columns: int = 8, size: int |
     extraction would store it."""
     from utils.data.frame_sampler import select_frame_indices
 
+    def shown(count: int) -> list[int]:
+        return list(select_frame_indices(count, 16)[:: max(1, 16 // columns)][:columns])
+
     rows = []
     for class_index in range(spec.classes):
-        video = clip_video(spec, class_index, 1, 1)  # one group: the same actor and room in every class
-        kept = select_frame_indices(len(video), 16)[:: max(1, 16 // columns)][:columns]
+        video = clip_video(spec, class_index, 1, 1, shown)  # one group: the same actor and room in every class
+        kept = shown(len(video))
         frames = [video[i] for i in kept]
         if size:
             frames = [cv2.resize(cv2.resize(f, (size, size), interpolation=cv2.INTER_LINEAR),

@@ -140,8 +140,16 @@ def predict_logits(model, data: FramesData, indices: np.ndarray, batch_size: int
     return logits_over(model, clip_dataset(data, indices, batch_size, shuffle=False)), data.labels[indices]
 
 
+def clips_spec(dataset: tf.data.Dataset) -> tf.TensorSpec:
+    """The clips of a clip_dataset's batches, any batch size: the signature that traces a function of them once
+    (the last batch is usually smaller, and would trace it again)."""
+    inputs = dataset.element_spec[0]
+    return inputs[FRAMES_KEY] if isinstance(inputs, dict) else inputs
+
+
 def logits_over(model, dataset) -> np.ndarray:
     """Float32 logits of every clip of a (clips, labels) dataset, in order: a compiled call per batch
     rather than Model.predict, which Keras 3.15 cannot run under MultiWorkerMirroredStrategy."""
-    call = tf.function(lambda clips: tf.cast(model(clips, training=False), tf.float32), reduce_retracing=True)
+    call = tf.function(lambda clips: tf.cast(model(clips, training=False), tf.float32), reduce_retracing=True,
+                       input_signature=[clips_spec(dataset)])
     return np.concatenate([call(clips).numpy() for clips, _ in dataset])
