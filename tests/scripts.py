@@ -95,7 +95,8 @@ def one_pixel_figures(monkeypatch) -> None:
         return Path(path)
 
     monkeypatch.setattr(plots, "confusion_matrix_png", lambda labels, predictions, classes, path, title: write(path))
-    monkeypatch.setattr(plots, "roc_png", lambda labels, probabilities, classes, path, title, **_: write(path))
+    monkeypatch.setattr(plots, "roc_png", lambda labels, probabilities, classes, path, title, class_aucs=None:
+                        write(path))
     monkeypatch.setattr(curves, "training_curves_png", lambda history_csv, path, title: write(path))
 
 

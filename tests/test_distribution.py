@@ -129,19 +129,6 @@ def start_two_workers(script: str, args: list, output, temporary: Path) -> list[
     return processes
 
 
-def scripts_in_one_process(commands: list[list], env: dict) -> list[subprocess.CompletedProcess]:
-    """Each command (script, arguments...) run in turn by run_in_process in one new Python process."""
-    code = ("import json, sys; from tests.scripts import run_in_process\n"
-            "for command in json.loads(sys.argv[1]):\n"
-            "    r = run_in_process(*command)\n"
-            "    print(json.dumps([r.returncode, r.stdout, r.stderr]), flush=True)")
-    done = subprocess.run([sys.executable, "-c", code, json.dumps([[str(a) for a in c] for c in commands])], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return [subprocess.CompletedProcess(command, *json.loads(line))
-            for command, line in zip(commands, done.stdout.strip().splitlines()[-len(commands):], strict=True)]
-
-
 def two_workers(script: str, args: list, output, temporary: Path) -> list[subprocess.CompletedProcess]:
     processes = start_two_workers(script, args, output, temporary)
     results = []
@@ -161,18 +148,18 @@ def test_two_workers_train_and_distil_the_same_models_as_one_process(tmp_path):
     one, two = tmp_path / "one_process", tmp_path / "two_workers"
     one.mkdir()
     two.mkdir()
-    steps = (("train_teacher.py", "teacher", []), ("distill.py", "student", ["--temperature", "5"]))
-    # the one-process references: both scripts in one helper process (one TensorFlow start-up), two CPU devices
-    references = [[script, "--data", frames, *FAST, *extra, *(["--source", one / "teacher.keras"] if extra else []),
-                   "--output_path", one / f"{name}.keras", "--logdir", one / f"tb_{name}", "--strategy", "mirrored"]
-                  for script, name, extra in steps]
-    for reference in scripts_in_one_process(references, {**os.environ, "HAR_KD_LOGICAL_CPUS": "2"}):
+    mirrored_env = {**os.environ, "HAR_KD_LOGICAL_CPUS": "2"}
+    for script, extra in (("train_teacher.py", []), ("distill.py", ["--temperature", "5"])):
+        name = "teacher" if script == "train_teacher.py" else "student"
+        teacher_args = {"one": ["--source", one / "teacher.keras"], "two": ["--source", two / "teacher.keras"]}
+        common = ["--data", frames, *FAST, *extra]
+        reference = run_script(script, *common, *(teacher_args["one"] if name == "student" else []), "--output_path",
+                               one / f"{name}.keras", "--logdir", one / f"tb_{name}", "--strategy", "mirrored",
+                               env=mirrored_env)
         assert reference.returncode == 0, reference.stderr[-3000:]
         assert "training on 2 replicas" in reference.stdout
-    for script, name, extra in steps:
-        source = ["--source", two / "teacher.keras"] if extra else []
-        workers = two_workers(script, ["--data", frames, *FAST, *extra, *source, "--logdir", two / f"tb_{name}"],
-                              two / f"{name}.keras", tmp_path / "tmp")
+        workers = two_workers(script, [*common, *(teacher_args["two"] if name == "student" else []), "--logdir",
+                                       two / f"tb_{name}"], two / f"{name}.keras", tmp_path / "tmp")
         for worker in workers:
             assert worker.returncode == 0, worker.stderr[-3000:]
         assert "saved to" in workers[0].stdout and "saved to" not in workers[1].stdout  # only the chief saves

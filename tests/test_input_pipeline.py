@@ -75,3 +75,42 @@ def test_inconsistent_frames_folders_are_refused_with_the_file_named(tmp_path, d
     with pytest.raises(InputError, match=fragment) as error:
         open_frames(folder)
     assert str(folder) in str(error.value)
+
+
+def test_a_smaller_last_batch_does_not_trace_the_training_step_or_the_scoring_again(tmp_path):
+    """Each epoch ends with a smaller batch (10 clips, batch 4); the step and the scoring are traced once for the
+    whole run, not once more for that batch (about 1.4 s for the demo's student)."""
+    import keras
+    import tensorflow as tf
+
+    from models.c3d import student_c3d
+    from utils.training.input_pipeline import logits_over
+    from utils.training.loop import epoch_loop
+    from utils.training.trainer import compile_classifier
+
+    data = open_frames(write_frames_folder(tmp_path / "frames", clips=2, shape=(16, 16, 16)))
+    indices = np.arange(10)
+    model = student_c3d(len(data.classes), data.clip_shape, width=0.125)
+    compile_classifier(model, 1e-3, jit_compile=False)
+    model.optimizer.build(model.trainable_variables)  # as before any run (trainer.train): made in a step, they
+    # would trace it twice
+    traced = {"train": 0, "network": 0}
+    step, network = model.train_step, model.call
+
+    def counting_step(batch):  # Python code in a traced function runs once per tracing
+        traced["train"] += 1
+        return step(batch)
+
+    def counting_network(*args, **kwargs):
+        traced["network"] += 1
+        return network(*args, **kwargs)
+
+    model.train_step, model.call = counting_step, counting_network
+    batches = lambda context: clip_dataset(data, indices, 4, shuffle=True)  # noqa: E731
+    epoch_loop(model, tf.distribute.get_strategy(), batches, clip_dataset(data, indices, 4, shuffle=False), 2, [])
+    assert traced["train"] == 1
+    scoring = traced["network"] - 1  # the training step's forward pass traced the network once
+    assert scoring == 1  # the validation passes of both epochs
+    logits = logits_over(model, clip_dataset(data, indices, 4, shuffle=False))
+    assert logits.shape == (10, len(data.classes)) and traced["network"] == 3
+    keras.backend.clear_session()
