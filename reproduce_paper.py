@@ -88,6 +88,10 @@ def build_parser() -> ArgumentParser:
     group.add_argument("--distill_epochs", type=EPOCHS, default=100, help="epochs of each distilled student")
     group.add_argument("--batch_size", type=BATCH_SIZE, default=8, help="clips per step")
     group.add_argument("--lr", type=LEARNING_RATE, default=1e-4, help="Adam learning rate")
+    group.add_argument("--teacher_lr", type=LEARNING_RATE, default=None,
+                       help="Adam learning rate of the two teachers (default: --lr; a departure from the paper's one "
+                            "rate, named in the caption): a C3D trained from scratch at a rate its students take can "
+                            "fall to chance and stay there (docs/reproduction.md)")
     group.add_argument("--lr_schedule", choices=LR_SCHEDULES, default="constant",
                        help="learning rate over each run (see train_teacher.py --help); constant is the paper's")
     group.add_argument("--mixed_precision", choices=PRECISIONS, default="auto",

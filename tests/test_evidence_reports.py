@@ -198,3 +198,28 @@ def test_models_trained_with_other_thread_pools_than_their_counterparts_are_name
     text = write_paired_comparison(settings, tmp_path / "run").read_text()
     assert "Caution, trained with other TensorFlow thread pools than in the other run (1; `thread_pools` in their " \
            "sidecars): seed 2 student." in text
+
+
+def test_the_teachers_get_their_own_learning_rate_and_the_students_keep_theirs(tmp_path):
+    from reproduce_paper import build_parser
+    from utils.reproduction.protocol import ReproductionSettings, plan
+
+    def steps(*flags):
+        parsed = build_parser().parse_args(["--data", str(tmp_path), "--weights", str(tmp_path / "w.h5"), "--lr", "1e-3",
+                                            *flags])
+        settings = ReproductionSettings.from_args(parsed)
+        return settings, {step.title: step for step in plan(settings.for_seed(0))}
+
+    def rate(step):  # the script takes the last --lr given
+        return float([step.arguments[i + 1] for i, a in enumerate(step.arguments) if a == "--lr"][-1])
+
+    settings, by_title = steps("--teacher_lr", "5e-4")
+    assert settings.teacher_lr == 5e-4
+    for title, step in by_title.items():
+        expected = 5e-4 if "Teacher" in title else 1e-3
+        assert rate(step) == expected and step.expected["hyperparameters.lr"] == expected, title
+    assert {"TFS Teacher", "TUTL Teacher", "Student w/o KD"} <= set(by_title)
+    settings, by_title = steps("--teacher_lr", "1e-3")  # the same rate as the students': not a departure
+    assert settings.teacher_lr is None and all(rate(step) == 1e-3 for step in by_title.values())
+    settings, by_title = steps()
+    assert settings.teacher_lr is None and all(rate(step) == 1e-3 for step in by_title.values())

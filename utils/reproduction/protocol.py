@@ -45,6 +45,7 @@ class ReproductionSettings:
     distill_epochs: int = 100
     batch_size: int = 8
     lr: float = 1e-4
+    teacher_lr: float | None = None  # the teachers' rate where it differs from the students' (None: lr)
     lr_schedule: str = "constant"
     init: str = "glorot"
     mixed_precision: str = "auto"
@@ -65,7 +66,8 @@ class ReproductionSettings:
         seeds = tuple(dict.fromkeys(p.seeds)) if p.seeds else (split.seed,)
         return cls(data=p.data, annotations=p.annotations, weights=p.weights, output_dir=p.output_dir, split=split,
                    seeds=seeds, per_seed_folders=bool(p.seeds), teacher_epochs=epochs[0], student_epochs=epochs[1],
-                   distill_epochs=epochs[2], batch_size=p.batch_size, lr=p.lr, lr_schedule=p.lr_schedule, init=p.init,
+                   distill_epochs=epochs[2], batch_size=p.batch_size, lr=p.lr,
+                   teacher_lr=None if p.teacher_lr in (None, p.lr) else p.teacher_lr, lr_schedule=p.lr_schedule, init=p.init,
                    mixed_precision=p.mixed_precision,
                    teacher_width=p.teacher_width, student_width=p.student_width, alpha=p.alpha,
                    temperatures=tuple(sorted(set(p.temperatures))), timing_runs=p.timing_runs,
@@ -94,10 +96,11 @@ class Step:
     rows: dict[str, Path] = field(default_factory=dict)  # table row -> model file
 
 
-def expected_identity(settings: ReproductionSettings, epochs: int, width: float | None, init: bool = True) -> dict:
+def expected_identity(settings: ReproductionSettings, epochs: int, width: float | None, init: bool = True,
+                      lr: float | None = None) -> dict:
     """The part of a model's run identity (utils/training/preflight.run_identity) the protocol sets: dotted keys."""
     expected = {"hyperparameters.epochs": epochs, "hyperparameters.batch_size": settings.batch_size,
-                "hyperparameters.lr": settings.lr, "hyperparameters.lr_schedule": settings.lr_schedule,
+                "hyperparameters.lr": lr or settings.lr, "hyperparameters.lr_schedule": settings.lr_schedule,
                 "original_code": settings.original_code,
                 **{f"split.{key}": value for key, value in settings.split.to_json().items()}}
     if settings.mixed_precision != "auto":  # "auto" resolves by the machine: the scripts record the result
@@ -119,24 +122,26 @@ def plan(settings: ReproductionSettings) -> list[Step]:
     common = ["--batch_size", str(settings.batch_size), "--lr", str(settings.lr), "--lr_schedule",
               settings.lr_schedule, "--mixed_precision", settings.mixed_precision] + (
         ["--original_code"] if settings.original_code else [])
+    teacher_lr = settings.teacher_lr or settings.lr
 
     def trained(name: str, script: str, flags: list[str], epochs: int, expected: dict, row: str) -> Step:
         model = models / f"{name}.keras"
-        return Step(f"{row}", script, data + flags + common + ["--epochs", str(epochs), "--output_path", str(model),
-                                                              "--logdir", str(runs / name)] + settings.split.to_argv(),
-                    [model], expected, rows={row: model})
+        rate = ["--lr", str(teacher_lr)] if script == "train_teacher.py" else []  # the later --lr wins
+        return Step(f"{row}", script, data + flags + common + rate + ["--epochs", str(epochs), "--output_path",
+                                                                     str(model), "--logdir", str(runs / name)]
+                    + settings.split.to_argv(), [model], expected, rows={row: model})
 
     init = ["--init", settings.init]
     steps = [trained("teacher_TFS", "train_teacher.py",
                      ["--task", "train_local_teacher", "--width", str(settings.teacher_width)] + init,
                      settings.teacher_epochs, expected_identity(settings, settings.teacher_epochs,
-                                                                settings.teacher_width), "TFS Teacher")]
+                                                                settings.teacher_width, lr=teacher_lr), "TFS Teacher")]
     teachers = ["TFS"]
     if settings.weights:
         weights = str(Path(settings.weights).resolve())
         steps.append(trained("teacher_TUTL", "train_teacher.py",
                              ["--task", "fintuning_C3D_Sports1M", "--weights", weights], settings.teacher_epochs,
-                             {**expected_identity(settings, settings.teacher_epochs, None, init=False),
+                             {**expected_identity(settings, settings.teacher_epochs, None, init=False, lr=teacher_lr),
                               "weights": weights}, "TUTL Teacher"))
         teachers.append("TUTL")
     student = ["--width", str(settings.student_width)] + init

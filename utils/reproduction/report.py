@@ -130,12 +130,13 @@ def caption(settings: ReproductionSettings, scores_by_seed: dict, records: list[
     split_text = (f"official {split.split_id} from {split.split_dir}" if split.protocol == "official"
                   else f"{split.protocol} (test {split.test_size:g})")
     seeds = list(scores_by_seed)
+    rates = f"{settings.lr:g}" + (f", teachers {settings.teacher_lr:g}" if settings.teacher_lr else "")
     lines = [
         f"Data: {data.frames_path} ({len(data.labels)} clips, {data.num_classes} classes, clips "
         f"{'x'.join(map(str, data.clip_shape[:3]))}); split {split_text}; epochs: teachers {settings.teacher_epochs}, "
         f"student {settings.student_epochs}, distillation {settings.distill_epochs}; widths: TFS teacher "
         f"{settings.teacher_width:g}, students {settings.student_width:g}; batch {settings.batch_size}, lr "
-        f"{settings.lr:g} ({settings.lr_schedule}), alpha {settings.alpha:g}, init {settings.init}.",
+        f"{rates} ({settings.lr_schedule}), alpha {settings.alpha:g}, init {settings.init}.",
         (f"Mean ± standard deviation over {len(seeds)} seeds ({', '.join(map(str, seeds))}); each seed draws its own "
          "split, initial weights and shuffling. KD gain: a distilled student's top-1 minus the student without "
          "distillation's on the same seed, mean and 95% t-interval; 'equal budget' compares with the student "
