@@ -210,8 +210,9 @@ def test_the_teachers_get_their_own_learning_rate_and_the_students_keep_theirs(t
         settings = ReproductionSettings.from_args(parsed)
         return settings, {step.title: step for step in plan(settings.for_seed(0))}
 
-    def rate(step):  # the script takes the last --lr given
-        return float([step.arguments[i + 1] for i, a in enumerate(step.arguments) if a == "--lr"][-1])
+    def rate(step):
+        (lr,) = [step.arguments[i + 1] for i, a in enumerate(step.arguments) if a == "--lr"]
+        return float(lr)
 
     settings, by_title = steps("--teacher_lr", "5e-4")
     assert settings.teacher_lr == 5e-4

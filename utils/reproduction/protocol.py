@@ -119,16 +119,17 @@ def plan(settings: ReproductionSettings) -> list[Step]:
     runs = settings.output_dir / "runs" / (f"seed_{settings.split.seed}" if settings.per_seed_folders else "")
     data = ["--data", str(settings.data)] + (["--annotations", str(settings.annotations)] if settings.annotations
                                              else [])
-    common = ["--batch_size", str(settings.batch_size), "--lr", str(settings.lr), "--lr_schedule",
-              settings.lr_schedule, "--mixed_precision", settings.mixed_precision] + (
-        ["--original_code"] if settings.original_code else [])
     teacher_lr = settings.teacher_lr or settings.lr
+
+    def common(lr: float) -> list[str]:
+        return ["--batch_size", str(settings.batch_size), "--lr", str(lr), "--lr_schedule", settings.lr_schedule,
+                "--mixed_precision", settings.mixed_precision] + (["--original_code"] if settings.original_code else [])
 
     def trained(name: str, script: str, flags: list[str], epochs: int, expected: dict, row: str) -> Step:
         model = models / f"{name}.keras"
-        rate = ["--lr", str(teacher_lr)] if script == "train_teacher.py" else []  # the later --lr wins
-        return Step(f"{row}", script, data + flags + common + rate + ["--epochs", str(epochs), "--output_path",
-                                                                     str(model), "--logdir", str(runs / name)]
+        rate = teacher_lr if script == "train_teacher.py" else settings.lr
+        return Step(f"{row}", script, data + flags + common(rate) + ["--epochs", str(epochs), "--output_path",
+                                                                    str(model), "--logdir", str(runs / name)]
                     + settings.split.to_argv(), [model], expected, rows={row: model})
 
     init = ["--init", settings.init]
@@ -152,7 +153,7 @@ def plan(settings: ReproductionSettings) -> list[Step]:
                                  expected_identity(settings, epochs, settings.student_width), row))
     distilled = {**expected_identity(settings, settings.distill_epochs, settings.student_width),
                  "distillation.alpha": settings.alpha}
-    return steps + [distillation_step(settings, name, models, runs, data + common + student, distilled)
+    return steps + [distillation_step(settings, name, models, runs, data + common(settings.lr) + student, distilled)
                     for name in teachers]
 
 
