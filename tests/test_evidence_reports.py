@@ -224,3 +224,18 @@ def test_the_teachers_get_their_own_learning_rate_and_the_students_keep_theirs(t
     assert settings.teacher_lr is None and all(rate(step) == 1e-3 for step in by_title.values())
     settings, by_title = steps()
     assert settings.teacher_lr is None and all(rate(step) == 1e-3 for step in by_title.values())
+
+
+def test_a_run_that_never_rose_above_chance_is_named_though_it_stopped_improving(tmp_path):
+    # seed 1's TFS teacher at Adam 1e-3 in a two-at-a-time run: chance for 6 classes after its second epoch
+    for seed in (1, 3):
+        (tmp_path / f"seed_{seed}" / "models").mkdir(parents=True)
+    stuck = history(tmp_path / "seed_1" / "models" / "teacher_TFS.history.csv", [0.17, 0.27, 0.17, 0.15] + [1 / 6] * 21)
+    slow = history(tmp_path / "seed_3" / "models" / "teacher_TFS.history.csv",
+                   [0.17, 0.33, 0.17, 0.3, 0.48, 0.5] + [0.8] * 19)
+    assert convergence(stuck, 60).converged and convergence(slow, 60).converged
+    sentence = convergence_sentence([(stuck, 60), (slow, 60)], classes=6)
+    assert "for 2 of the 2 models" in sentence
+    assert sentence.endswith(" 1 of them never rose above chance (16.7%) on their validation clips: seed_1/teacher_TFS.")
+    assert "never rose" not in convergence_sentence([(stuck, 60), (slow, 60)])  # without the class count: not judged
+    assert "never rose" not in convergence_sentence([(slow, 60)], classes=6)

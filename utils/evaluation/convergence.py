@@ -65,17 +65,38 @@ def convergence(history: Path, validation_clips: int | None = None) -> Convergen
                        tolerance(last, validation_clips, half))
 
 
-def convergence_sentence(runs: list[tuple[Path, int | None]]) -> str:
-    """One caption sentence over several runs ((history, validation clips) each): how many passed, the worst."""
-    checks = [(path, c) for path, clips in runs if (c := convergence(path, clips)) is not None]
+def run_name(history: Path) -> str:
+    """A run's model name, with its seed folder when it has one (seed_1/teacher_TFS)."""
+    name = Path(history).name.replace(".history.csv", "")
+    seed = Path(history).parent.parent.name
+    return f"{seed}/{name}" if seed.startswith("seed_") else name
+
+
+def never_learned(check: Convergence, classes: int, validation_clips: int | None) -> bool:
+    """Its best window within chance's noise of guessing (1/classes): a run that stays there passes the check
+    above (it stopped improving), but it is no trained model."""
+    chance = 100 / classes
+    return check.best_window <= chance + tolerance(chance, validation_clips, max(2, math.ceil(TAIL_SHARE * check.epochs)))
+
+
+def convergence_sentence(runs: list[tuple[Path, int | None]], classes: int | None = None) -> str:
+    """One caption sentence over several runs ((history, validation clips) each): how many passed, the worst; with
+    ``classes``, a second one naming the runs that never rose above chance."""
+    checks = [(path, c, clips) for path, clips in runs if (c := convergence(path, clips)) is not None]
     if not checks:
         return ""
+    stuck = [run_name(path) for path, c, clips in checks if classes and never_learned(c, classes, clips)]
+    checks = [(path, c) for path, c, _ in checks]
     failed = [(path, c) for path, c in checks if not c.converged]
     text = (f"Convergence (utils/evaluation/convergence.py): for {len(checks) - len(failed)} of the {len(checks)} "
             f"models the validation accuracy over the last {TAIL_SHARE:.0%} of the epochs averages as high as its best "
             "average over as many consecutive epochs, and the second half of those epochs is no higher than the "
             "first, both within 1 point or two standard errors of chance")
     if failed:
-        text += "; not: " + ", ".join(f"{Path(path).name.replace('.history.csv', '')} (short by "
+        text += "; not: " + ", ".join(f"{run_name(path)} (short by "
                                       f"{max(c.best_window - c.last_window, c.rise):.1f} points)" for path, c in failed[:6])
-    return text + "."
+    text += "."
+    if stuck:
+        text += (f" {len(stuck)} of them never rose above chance ({100 / classes:.1f}%) on their validation clips: "
+                 f"{', '.join(stuck)}.")
+    return text

@@ -151,7 +151,8 @@ def caption(settings: ReproductionSettings, scores_by_seed: dict, records: list[
     if stand_in:
         lines.append(stand_in)
     converged = convergence_sentence([(Path(r["history"]), len((r.get("split") or {}).get("val_indices") or []) or None)
-                                      for r in records if r.get("history") and Path(r["history"]).is_file()])
+                                      for r in records if r.get("history") and Path(r["history"]).is_file()],
+                                     classes=data.num_classes)
     if converged:
         lines.append(converged)
     lines.append(departures_caption(records))
