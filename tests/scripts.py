@@ -77,17 +77,14 @@ def one_pixel_figures(monkeypatch) -> None:
     scenario tests that train and score many models and look at none of those figures (about 0.4 s each); the
     figures themselves are tested in tests/test_model_complexity.py, tests/test_training.py and
     tests/test_evaluate.py. The reproduction's own figures (temperature sweep, alpha × T grid) stay real."""
-    import zlib
+    import cv2
+    import numpy as np
 
     from utils import atomic_files
     from utils.evaluation import plots
     from utils.training import curves
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
-
-    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", (1).to_bytes(4, "big") * 2 + bytes([8, 2, 0, 0, 0]))
-           + chunk(b"IDAT", zlib.compress(b"\x00\xff\xff\xff")) + chunk(b"IEND", b""))
+    png = cv2.imencode(".png", np.full((1, 1, 3), 255, np.uint8))[1].tobytes()
 
     def write(path: Path) -> Path:
         with atomic_files.atomic_path(Path(path)) as temporary:

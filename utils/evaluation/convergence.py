@@ -50,13 +50,18 @@ def tolerance(accuracy: float, clips: int | None, epochs: int) -> float:
     return max(TOLERANCE_POINTS, 2 * 100 * math.sqrt(2 * p * (1 - p) / (clips * max(epochs, 1))))
 
 
+def window_length(epochs: int) -> int:
+    """Epochs in the last window (and in every window it is compared with)."""
+    return max(2, math.ceil(TAIL_SHARE * epochs))
+
+
 def convergence(history: Path, validation_clips: int | None = None) -> Convergence | None:
     """The check for one run's history (None without validation accuracy in it); ``validation_clips`` sizes the
     tolerance for chance."""
     values = [100 * v for v in read_history(history).get("val_accuracy", []) if v == v]  # NaN: no validation
     if len(values) < 2:
         return None
-    window = max(2, math.ceil(TAIL_SHARE * len(values)))
+    window = window_length(len(values))
     means = [sum(values[i:i + window]) / window for i in range(len(values) - window + 1)]
     tail, half = values[-window:], window // 2
     rise = sum(tail[-half:]) / half - sum(tail[:half]) / half
@@ -76,7 +81,7 @@ def never_learned(check: Convergence, classes: int, validation_clips: int | None
     """Its best window within chance's noise of guessing (1/classes): a run that stays there passes the check
     above (it stopped improving), but it is no trained model."""
     chance = 100 / classes
-    return check.best_window <= chance + tolerance(chance, validation_clips, max(2, math.ceil(TAIL_SHARE * check.epochs)))
+    return check.best_window <= chance + tolerance(chance, validation_clips, window_length(check.epochs))
 
 
 def convergence_sentence(runs: list[tuple[Path, int | None]], classes: int | None = None) -> str:
@@ -86,8 +91,7 @@ def convergence_sentence(runs: list[tuple[Path, int | None]], classes: int | Non
     if not checks:
         return ""
     stuck = [run_name(path) for path, c, clips in checks if classes and never_learned(c, classes, clips)]
-    checks = [(path, c) for path, c, _ in checks]
-    failed = [(path, c) for path, c in checks if not c.converged]
+    failed = [(path, c) for path, c, _ in checks if not c.converged]
     text = (f"Convergence (utils/evaluation/convergence.py): for {len(checks) - len(failed)} of the {len(checks)} "
             f"models the validation accuracy over the last {TAIL_SHARE:.0%} of the epochs averages as high as its best "
             "average over as many consecutive epochs, and the second half of those epochs is no higher than the "
