@@ -39,7 +39,7 @@ def run_in_process(script: str, *args, env: dict[str, str] | None = None) -> sub
             os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                entry_point(lambda: module.main([str(a) for a in args]), script)
+                entry_point(lambda: module.main([str(a) for a in args]), script, ends_process=False)
             except SystemExit as exit_:
                 status = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     finally:

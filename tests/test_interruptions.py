@@ -94,3 +94,39 @@ def test_ctrl_c_stops_training_cleanly_and_the_same_command_resumes(teacher, tmp
     assert result.returncode == 0, result.stderr
     assert history_epochs(history) == list(range(EPOCHS))
     assert json.loads(output.with_suffix(".json").read_text())["hyperparameters"]["epochs"] == EPOCHS
+
+
+SHUTDOWN_CTRL_C = """
+import atexit, os, signal, sys, time
+sys.path.insert(0, {root!r})
+from utils.cli import entry_point
+def ctrl_c_while_shutting_down():  # as a user's Ctrl-C that lands after the run's last line
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.2)
+atexit.register(ctrl_c_while_shutting_down)
+def main():
+    print("done")
+    if {interrupted!r}:
+        raise KeyboardInterrupt
+entry_point(main, "script.py")
+"""
+
+
+@pytest.mark.parametrize("interrupted, status, stderr", [(False, 0, ""), (True, 130, "script.py: interrupted; ")],
+                         ids=["after a finished run", "after an interruption was reported"])
+def test_ctrl_c_during_the_interpreters_shutdown_changes_nothing(interrupted, status, stderr):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = SHUTDOWN_CTRL_C.format(root=str(Path(__file__).parents[1]), interrupted=interrupted)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout) == (status, "done\n"), result.stderr
+    assert result.stderr.strip().startswith(stderr) and len(result.stderr.strip().splitlines()) == (1 if stderr else 0)
+
+
+def test_a_script_called_in_process_keeps_the_callers_ctrl_c():
+    from utils.cli import entry_point
+
+    entry_point(lambda: None, "script.py", ends_process=False)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -152,14 +153,20 @@ INTERRUPTED_TRAINING = ("interrupted; the epochs finished so far are kept. Run t
                         "from the last one.")
 
 
-def entry_point(main: Callable[[], None], prog: str, interrupted: str = INTERRUPTED) -> None:
+def entry_point(main: Callable[[], None], prog: str, interrupted: str = INTERRUPTED, *,
+                ends_process: bool = True) -> None:
     """Call ``main`` inside the scripts' one error boundary: problems that come from the user's files,
     settings or machine (bad input, a path that cannot be read or written, a full disk, too little
     memory) end in one line on stderr and exit status 2; Ctrl-C ends with status 130 and
-    ``interrupted`` (how to resume). Anything else is a bug of this project and keeps its traceback."""
+    ``interrupted`` (how to resume). Anything else is a bug of this project and keeps its traceback.
+
+    Once the outcome is decided, a process that ends here (``ends_process``) ignores Ctrl-C: the
+    interpreter's shutdown (TensorFlow's teardown takes a moment) would otherwise die of the signal,
+    status -2 and no word, after a run that had finished or had said what it left on disk."""
     try:
         main()
     except KeyboardInterrupt:
+        _ignore_ctrl_c(ends_process)
         print(f"\n{prog}: {interrupted}", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as error:  # noqa: BLE001  only the user's side is turned into a line; the rest re-raised
@@ -168,6 +175,13 @@ def entry_point(main: Callable[[], None], prog: str, interrupted: str = INTERRUP
             raise
         print(f"{prog}: error: {message}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
+    finally:
+        _ignore_ctrl_c(ends_process)
+
+
+def _ignore_ctrl_c(ends_process: bool) -> None:
+    if ends_process:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def user_side_problem(error: BaseException) -> str | None:
