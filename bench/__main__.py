@@ -12,10 +12,22 @@ import sys
 import time
 from pathlib import Path
 
-from bench import compute, deployment, distillation, extraction, gpu, input_pipeline, memory, precision, results
+from bench import (
+    compute,
+    conv1_gradient,
+    deployment,
+    distillation,
+    extraction,
+    gpu,
+    input_pipeline,
+    memory,
+    precision,
+    results,
+)
 
 CPU_BENCHMARKS = {"extraction": extraction, "input_pipeline": input_pipeline, "memory": memory,
-                  "distillation": distillation, "compute": compute, "precision": precision, "deployment": deployment}
+                  "distillation": distillation, "compute": compute, "conv1_gradient": conv1_gradient,
+                  "precision": precision, "deployment": deployment}
 BENCHMARKS = {**CPU_BENCHMARKS, "gpu": gpu}
 HERE = Path(__file__).resolve().parent
 

@@ -4,6 +4,7 @@ precision for both (float32 by default: what a CPU without bfloat16 units comput
 
     python -m bench.demo                      # float32, each layout once (about 12 min on 2 cores)
     python -m bench.demo --precision auto --repeats 2
+    python -m bench.demo --against HEAD~3     # this working tree's demo against that commit's (default layout)
 
 Each run is a whole ``make demo`` (videos, frames, training, evaluation, export) in a data folder of its
 own under --work_dir, after the install. The layouts alternate, so a machine that gets slower during the
@@ -56,10 +57,11 @@ def start_afresh(folder: Path) -> None:
         shutil.rmtree(folder)
 
 
-def run_demo(data: Path, overlap: str, precision: str) -> dict:
+def run_demo(data: Path, overlap: str | None, precision: str, source: Path = ROOT) -> dict:
     start = time.perf_counter()
-    result = subprocess.run(["make", "demo", f"DATA={data}", f"DEMO_OVERLAP={overlap}", f"DEMO_PRECISION={precision}"],
-                            cwd=ROOT, capture_output=True, text=True)
+    layout = [f"DEMO_OVERLAP={overlap}"] if overlap else []
+    result = subprocess.run(["make", "demo", f"DATA={data}", *layout, f"DEMO_PRECISION={precision}"],
+                            cwd=source, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         sys.exit(f"bench.demo: make demo DATA={data} DEMO_OVERLAP={overlap} failed:\n{result.stdout[-3000:]}"
@@ -69,10 +71,25 @@ def run_demo(data: Path, overlap: str, precision: str) -> dict:
     return {"seconds": seconds, "scripts": script_seconds(result.stdout), "top1": accuracy}
 
 
+def checkout(revision: str, folder: Path) -> Path:
+    """``revision`` of this repository as a detached worktree at ``folder`` sharing this tree's .venv, so that its
+    ``make demo`` runs that revision's code with the same packages."""
+    if folder.exists():
+        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+    subprocess.run(["git", "worktree", "add", "--detach", str(folder), revision], cwd=ROOT, check=True,
+                   capture_output=True)
+    (folder / ".venv").symlink_to(ROOT / ".venv")
+    (folder / "requirements.txt").touch()  # make's setup target: the shared .venv's stamp stays newer
+    (ROOT / ".venv" / ".installed").touch()
+    return folder
+
+
 def compare(runs: dict[str, list[dict]], folders: dict[str, Path]) -> dict:
-    """Median totals, the ratio, and whether the layouts' last runs predicted the same numbers."""
+    """Median totals, the ratio (the first variant's time over the second's), and whether the variants' last
+    runs predicted the same numbers."""
     median = {name: float(np.median([run["seconds"] for run in done])) for name, done in runs.items()}
-    serial, overlapped = (median[name] for name in LAYOUTS)
+    serial, overlapped = median.values()
     outputs = {name: predictions(folder) for name, folder in folders.items()}
     first, second = outputs.values()
     same = first.keys() == second.keys() and all(np.array_equal(first[key], second[key]) for key in first)
@@ -85,25 +102,34 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--precision", default="off", help="DEMO_PRECISION for every run (off: float32)")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each layout, alternating")
     parser.add_argument("--work_dir", type=Path, default=ROOT / "bench" / "out" / "demo")
+    parser.add_argument("--against", metavar="REVISION",
+                        help="compare this working tree's make demo with REVISION's (a git worktree of it), both in "
+                             "the default layout, instead of the two layouts")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from bench.results import this_cpu
 
-    folders = {name: args.work_dir.resolve() / name.replace(" ", "_") for name in LAYOUTS}
-    runs = {name: [] for name in LAYOUTS}
+    work = args.work_dir.resolve()
+    if args.against:
+        variants = {args.against: (None, checkout(args.against, work / "source")), "this tree": (None, ROOT)}
+    else:
+        variants = {name: (overlap, ROOT) for name, overlap in LAYOUTS.items()}
+    folders = {name: work / name.replace(" ", "_").replace("/", "_") for name in variants}
+    runs = {name: [] for name in variants}
     for repeat in range(args.repeats):
-        for name, overlap in LAYOUTS.items():
+        for name, (overlap, source) in variants.items():
             start_afresh(folders[name])
-            run = run_demo(folders[name], overlap, args.precision)
+            run = run_demo(folders[name], overlap, args.precision, source)
             runs[name].append(run)
             print(f"{name} (run {repeat + 1}): {run['seconds']:.1f} s; " +
                   ", ".join(f"{script} {seconds:.1f} s" for script, seconds in run["scripts"].items()) +
                   "; top-1 " + ", ".join(f"{model} {value:.4f}" for model, value in run["top1"].items()), flush=True)
-    summary = {"cpu": this_cpu(), "precision": args.precision, "runs": runs, **compare(runs, folders)}
-    (args.work_dir / "demo.json").write_text(json.dumps(summary, indent=2))
+    summary = {"cpu": this_cpu(), "precision": args.precision, "against": args.against, "runs": runs,
+               **compare(runs, folders)}
+    (work / "demo.json").write_text(json.dumps(summary, indent=2))
+    first, second = variants
     print(f"\nmake demo on {summary['cpu']['description']}, DEMO_PRECISION={args.precision}: "
-          f"{summary['median_seconds']['one after another']:.1f} s one after another, "
-          f"{summary['median_seconds']['student beside']:.1f} s with the student beside: "
+          f"{summary['median_seconds'][first]:.1f} s {first}, {summary['median_seconds'][second]:.1f} s {second}: "
           f"{summary['speedup']:.2f}x; same predictions: {summary['same_predictions']}")
     return summary
 

@@ -128,6 +128,24 @@ def compute_rows(r: dict) -> list[dict]:
     return rows
 
 
+def conv1_gradient_rows(r: dict) -> list[dict]:
+    rows = []
+    for g in r["gradient"]:
+        ratio = g["tensorflow_seconds"] / g["planar_seconds"]
+        rows.append(row(f"conv1 filter gradient, {g['case']} ({'×'.join(map(str, g['clip']))}, 3→{g['filters']}, "
+                        f"batch {r['batch']}), float32", f"{1e3 * g['planar_seconds']:.2f} ms (per-tap 2-D, "
+                        f"{'used' if g['used'] else 'not used'} here)",
+                        f"TensorFlow's 3-D {1e3 * g['tensorflow_seconds']:.2f} ms", f"{ratio:.2f}× faster",
+                        "used where ≥ 1×, not where < 1×", (ratio >= 1) == g["used"]))
+    for s in r["step"]:
+        ratio = s["tensorflow_seconds"] / s["planar_seconds"]
+        rows.append(row(f"training step, {s['case']} (width 0.25, 16×32×32, batch {r['batch']}), float32",
+                        f"{1e3 * s['planar_seconds']:.1f} ms", f"conv1 with TensorFlow's gradient "
+                        f"{1e3 * s['tensorflow_seconds']:.1f} ms", f"{ratio:.2f}× faster", "≥ 1× (never slower)",
+                        ratio >= 1))
+    return rows
+
+
 def precision_rows(r: dict) -> list[dict]:
     rows = []
     s = r.get("speed")  # absent from a --skip_speed run
@@ -213,8 +231,8 @@ def gpu_rows(r: dict) -> list[dict]:
 
 
 ROWS = {"extraction": extraction_rows, "input_pipeline": input_pipeline_rows, "memory": memory_rows,
-        "distillation": distillation_rows, "compute": compute_rows, "precision": precision_rows,
-        "deployment": deployment_rows, "gpu": gpu_rows}
+        "distillation": distillation_rows, "compute": compute_rows, "conv1_gradient": conv1_gradient_rows,
+        "precision": precision_rows, "deployment": deployment_rows, "gpu": gpu_rows}
 COLUMNS = ("benchmark", "this project", "reference", "ratio", "target", "met")
 
 

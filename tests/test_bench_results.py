@@ -180,3 +180,21 @@ def test_a_single_run_results_file_is_kept_as_its_cpus_section(tmp_path, cpu):
     assert old["rows"] == rows and old["raw"] == {"extraction": EXTRACTION} and old["seconds"] == {"extraction": 61.0}
     assert new["cpu"]["model"] == "AMD EPYC 7B13 64-Core Processor"
     assert "Date: not recorded. It took 1.0 minutes (extraction 1.0)." in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_conv1_gradient_rows_mark_a_choice_that_is_the_slower_on_this_cpu():
+    def case(name, clip, filters, planar, tensorflow, used):
+        return {"case": name, "clip": clip, "filters": filters, "planar_seconds": planar,
+                "tensorflow_seconds": tensorflow, "relative_difference": 1e-6, "used": used}
+
+    measured = {"batch": 8, "gradient": [case("demo student", [16, 32, 32], 4, 0.004, 0.015, True),
+                                         case("at the budget", [16, 64, 64], 16, 0.03, 0.025, True),
+                                         case("paper teacher", [16, 112, 112], 64, 0.2, 0.1, False),
+                                         case("paper student", [16, 112, 112], 16, 0.05, 0.07, False)],
+                "step": [{"case": "demo student", "planar_seconds": 0.027, "tensorflow_seconds": 0.037}]}
+    rows = results.ROWS["conv1_gradient"](measured)
+    assert [r["ratio"] for r in rows] == ["3.75× faster", "0.83× faster", "0.50× faster", "1.40× faster",
+                                          "1.37× faster"]
+    assert [r["met"] for r in rows] == ["yes", "**no**", "yes", "**no**", "yes"]
+    assert "16×112×112, 3→64" in rows[2]["benchmark"] and "not used here" in rows[2]["this project"]
+    assert "27.0 ms" in rows[4]["this project"]
