@@ -91,8 +91,9 @@ REPRO_SEEDS ?= 0 1 2 3 4
 # Steps trained at once (--parallel_steps; empty: the scripts' default, 2 without an NVIDIA GPU, 1 with one).
 # The tables in results/synthetic/ were made with 1 (reproductions) and 2 (grid). Each step of 2 gets one core's
 # TensorFlow pools, which changes the models' last bits and, over 50 epochs, can move a model by points (one
-# seed's student: 84.0% against 93.3%): the same setting repeats a table exactly on the same machine, another
-# one repeats it in distribution. The ablation's pairs need the same setting in both runs.
+# seed's student: 84.0% against 93.3%): the same setting and code repeat a table exactly on the same machine,
+# another setting in distribution (the committed tables predate conv1's per-tap gradient, docs/reproduction.md).
+# The ablation's pairs need the same setting in both runs.
 REPRO_PARALLEL ?=
 PARALLEL_FLAG = $(if $(strip $(REPRO_PARALLEL)),--parallel_steps $(strip $(REPRO_PARALLEL)))
 # float32 (--mixed_precision off), as the paper: the same numbers on CPUs with and without bfloat16 units.
