@@ -2,13 +2,13 @@
 
 TensorFlow's 3-D filter gradient (oneDNN) is slow when the input has few channels, as conv1's RGB
 input has: on a 2-core AMD EPYC (AVX2) it took 14-17 ms of the demo student's 35-43 ms training step,
-against 3.5-4.4 ms for the same gradient as three 2-D ones. A 3×3×3 'same' convolution is the sum over
+against 3.5-4.8 ms for the same gradient as three 2-D ones. A 3×3×3 'same' convolution is the sum over
 its 3 time taps of 2-D convolutions of the frames shifted in time, so its filter gradient for tap
 ``a`` is the 2-D filter gradient of the frames shifted by ``a`` (every frame of every clip as one
 image) against the output's gradient. The 2-D kernels' cost grows with the filters and the frame area
 faster than the 3-D kernel's: on that CPU they were faster with 4 filters at every frame size measured
-(32² to 112²: 1.7-4.1×) and with 16 up to 64×64 frames (1.1-2.3×), but not with 16 at 112×112 (0.87-0.92×)
-nor with 64 at any size (0.26-1.13×), so the layer uses them only for at most ``PLANAR_MAX_FILTERS``
+(32² to 112²: 1.7-4.2×) and with 16 up to 64×64 frames (1.1-2.5×), but not with 16 at 112×112 (0.76-0.92×)
+nor reliably with 64 (0.26-1.13×), so the layer uses them only for at most ``PLANAR_MAX_FILTERS``
 filters and filters × frame area within ``PLANAR_BUDGET`` (docs/performance.md; ``python -m
 bench.conv1_gradient`` measures both sides on any CPU). The forward pass and the input
 gradient are TensorFlow's own; the filter gradient is the same sum in another order (equal to float32
