@@ -12,8 +12,8 @@ nor reliably with 64 (0.26-1.13×), so the layer uses them only for at most ``PL
 filters and filters × frame area within ``PLANAR_BUDGET`` (docs/performance.md; ``python -m
 bench.conv1_gradient`` measures both sides on any CPU). The forward pass and the input
 gradient are TensorFlow's own; the filter gradient is the same sum in another order (equal to float32
-rounding). Float32 only: other dtypes (mixed bfloat16 or float16) keep TensorFlow's gradient, whose
-kernels this rewrite has not been measured against.
+rounding). Float32 on CPUs only: other dtypes (mixed bfloat16 or float16) and machines with a GPU keep
+TensorFlow's gradient, whose kernels this rewrite has not been measured against.
 """
 
 from __future__ import annotations
@@ -28,6 +28,12 @@ PLANAR_BUDGET = 65_536  # filters × frame height × frame width
 def uses_planar_gradient(filters: int, height: int | None, width: int | None) -> bool:
     return (height is not None and width is not None and filters <= PLANAR_MAX_FILTERS
             and filters * height * width <= PLANAR_BUDGET)
+
+
+def gpu_visible() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))  # physical: listing them leaves the runtime unconfigured
 
 
 def conv3d_with_planar_filter_gradient(x, kernel):
@@ -67,14 +73,14 @@ def planar_filter_gradient(x, dy, kernel_shape):
 @keras.saving.register_keras_serializable(package="har_kd")
 class FewChannelConv3D(layers.Conv3D):
     """layers.Conv3D with the filter gradient of the module docstring where it applies (float32, stride 1,
-    'same' padding, no dilation or groups, channels last, odd kernel, uses_planar_gradient); the same layer
-    otherwise."""
+    'same' padding, no dilation or groups, channels last, odd kernel, uses_planar_gradient, no GPU); the same
+    layer otherwise."""
 
     def convolution_op(self, inputs, kernel):
         planar = (keras.backend.backend() == "tensorflow" and self.padding == "same" and self.data_format == "channels_last"
                   and tuple(self.strides) == (1, 1, 1) and tuple(self.dilation_rate) == (1, 1, 1) and self.groups == 1
                   and self.kernel_size[0] % 2 == 1 and keras.backend.standardize_dtype(inputs.dtype) == "float32"
-                  and uses_planar_gradient(self.filters, inputs.shape[2], inputs.shape[3]))
+                  and uses_planar_gradient(self.filters, inputs.shape[2], inputs.shape[3]) and not gpu_visible())
         if not planar:
             return super().convolution_op(inputs, kernel)
         return conv3d_with_planar_filter_gradient(inputs, kernel)

@@ -82,6 +82,9 @@ def test_other_dtypes_and_settings_take_tensorflows_own_path(monkeypatch):
     FewChannelConv3D(32, 3, padding="same")(np.zeros((1, 3, 32, 32, 3), np.float32))  # over 16 filters
     FewChannelConv3D(16, 3, padding="same")(np.zeros((1, 3, 112, 112, 3), np.float32))  # the paper's student
     assert len(calls) == 3
+    monkeypatch.setattr(module, "gpu_visible", lambda: True)  # measured on CPUs only
+    FewChannelConv3D(4, 3, padding="same")(x)
+    assert len(calls) == 3
 
 
 def test_the_networks_use_it_for_conv1_alone_and_it_saves_and_loads_as_itself(tmp_path):
