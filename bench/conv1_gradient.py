@@ -9,7 +9,8 @@
   step      a whole training step (Adam, batch 8) of the demo's student and teacher, 16×32×32, with conv1
             a FewChannelConv3D (what the models use) and with conv1 a plain Conv3D, the same weights
 
-Both sides of each pair are timed in alternating rounds in one process; the median round counts.
+Both sides of each pair are timed in alternating rounds in one process (the median call, by
+utils/evaluation/model_cost.interleaved_median_seconds, the timer evaluate.py and export_student.py use).
 Float32, as the layer uses its gradient only there.
 
     python -m bench.conv1_gradient [--large]
@@ -18,7 +19,6 @@ Float32, as the layer uses its gradient only there.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 from bench.results import save_measurement
@@ -31,19 +31,12 @@ GRADIENT_CASES = (("demo student", (16, 32, 32), 4), ("demo teacher", (16, 32, 3
 BATCH = 8
 
 
-def alternating(first, second, rounds: int, calls: int) -> tuple[float, float]:
-    """Median seconds per call of two callables timed in alternating rounds (after one warm-up call each)."""
-    import numpy as np
+def side_by_side(planar, tensorflow, rounds: int) -> tuple[float, float]:
+    """Median seconds per call of each side, timed in alternating rounds by the project's one timer."""
+    from utils.evaluation.model_cost import interleaved_median_seconds
 
-    first(), second()
-    times = ([], [])
-    for _ in range(rounds):
-        for side, call in enumerate((first, second)):
-            start = time.perf_counter()
-            for _ in range(calls):
-                call()
-            times[side].append((time.perf_counter() - start) / calls)
-    return float(np.median(times[0])), float(np.median(times[1]))
+    seconds = interleaved_median_seconds({"planar": planar, "tensorflow": tensorflow}, runs=5 * rounds, rounds=rounds)
+    return seconds["planar"], seconds["tensorflow"]
 
 
 def gradient_case(clip: tuple[int, int, int], filters: int, rounds: int) -> dict:
@@ -61,7 +54,7 @@ def gradient_case(clip: tuple[int, int, int], filters: int, rounds: int) -> dict
     planar = tf.function(lambda: planar_filter_gradient(x, dy, shape))
     reference = stock().numpy()
     difference = float(np.abs(planar().numpy() - reference).max() / np.abs(reference).max())
-    ours, theirs = alternating(lambda: planar().numpy(), lambda: stock().numpy(), rounds, 5)
+    ours, theirs = side_by_side(lambda: planar().numpy(), lambda: stock().numpy(), rounds)
     return {"planar_seconds": ours, "tensorflow_seconds": theirs, "relative_difference": difference,
             "used": uses_planar_gradient(filters, clip[1], clip[2])}
 
@@ -96,8 +89,8 @@ def step_case(role: str, rounds: int) -> dict:
     for model in (ours, plain):
         compile_classifier(model, 1e-4)
         model.train_on_batch(clips, labels)  # tracing, then oneDNN's primitive set-up
-    mine, theirs = alternating(lambda: ours.train_on_batch(clips, labels),
-                               lambda: plain.train_on_batch(clips, labels), rounds, 5)
+    mine, theirs = side_by_side(lambda: ours.train_on_batch(clips, labels),
+                                lambda: plain.train_on_batch(clips, labels), rounds)
     return {"planar_seconds": mine, "tensorflow_seconds": theirs}
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -73,27 +74,33 @@ def run_demo(data: Path, overlap: str | None, precision: str, source: Path = ROO
 
 def checkout(revision: str, folder: Path) -> Path:
     """``revision`` of this repository as a detached worktree at ``folder`` sharing this tree's .venv, so that its
-    ``make demo`` runs that revision's code with the same packages."""
+    ``make demo`` runs that revision's code with the same packages. A folder there that is not such a worktree
+    is refused, not removed."""
     if folder.exists():
-        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
+        removed = subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, capture_output=True)
+        if removed.returncode != 0:
+            sys.exit(f"bench.demo: {folder} is not a worktree this benchmark made; choose another --work_dir")
     subprocess.run(["git", "worktree", "add", "--detach", str(folder), revision], cwd=ROOT, check=True,
                    capture_output=True)
     (folder / ".venv").symlink_to(ROOT / ".venv")
-    (folder / "requirements.txt").touch()  # make's setup target: the shared .venv's stamp stays newer
-    (ROOT / ".venv" / ".installed").touch()
+    stamp = (ROOT / ".venv" / ".installed").stat().st_mtime  # make's setup target: this install serves both
+    os.utime(folder / "requirements.txt", (stamp, stamp))
     return folder
+
+
+def remove_checkout(folder: Path) -> None:
+    subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, capture_output=True)
 
 
 def compare(runs: dict[str, list[dict]], folders: dict[str, Path]) -> dict:
     """Median totals, the ratio (the first variant's time over the second's), and whether the variants' last
     runs predicted the same numbers."""
     median = {name: float(np.median([run["seconds"] for run in done])) for name, done in runs.items()}
-    serial, overlapped = median.values()
+    first, second = median.values()
     outputs = {name: predictions(folder) for name, folder in folders.items()}
     first, second = outputs.values()
     same = first.keys() == second.keys() and all(np.array_equal(first[key], second[key]) for key in first)
-    return {"median_seconds": median, "speedup": serial / overlapped, "same_predictions": bool(same)}
+    return {"median_seconds": median, "speedup": first / second, "same_predictions": bool(same)}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -116,14 +123,19 @@ def main(argv: list[str] | None = None) -> dict:
         variants = {name: (overlap, ROOT) for name, overlap in LAYOUTS.items()}
     folders = {name: work / name.replace(" ", "_").replace("/", "_") for name in variants}
     runs = {name: [] for name in variants}
-    for repeat in range(args.repeats):
-        for name, (overlap, source) in variants.items():
-            start_afresh(folders[name])
-            run = run_demo(folders[name], overlap, args.precision, source)
-            runs[name].append(run)
-            print(f"{name} (run {repeat + 1}): {run['seconds']:.1f} s; " +
-                  ", ".join(f"{script} {seconds:.1f} s" for script, seconds in run["scripts"].items()) +
-                  "; top-1 " + ", ".join(f"{model} {value:.4f}" for model, value in run["top1"].items()), flush=True)
+    try:
+        for repeat in range(args.repeats):
+            for name, (overlap, source) in variants.items():
+                start_afresh(folders[name])
+                run = run_demo(folders[name], overlap, args.precision, source)
+                runs[name].append(run)
+                print(f"{name} (run {repeat + 1}): {run['seconds']:.1f} s; " +
+                      ", ".join(f"{script} {seconds:.1f} s" for script, seconds in run["scripts"].items()) +
+                      "; top-1 " + ", ".join(f"{model} {value:.4f}" for model, value in run["top1"].items()),
+                      flush=True)
+    finally:
+        if args.against:  # the repository keeps no worktree of this benchmark's
+            remove_checkout(work / "source")
     summary = {"cpu": this_cpu(), "precision": args.precision, "against": args.against, "runs": runs,
                **compare(runs, folders)}
     (work / "demo.json").write_text(json.dumps(summary, indent=2))
