@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import ROOT, assert_one_line_error, run_in_process, snapshot
+from tests.scripts import ROOT, assert_one_line_error, run_code, run_in_process, snapshot
 
 SHAPE = (16, 16, 16)
 TINY = ["--width", "0.125", "--batch_size", "4", "--epochs", "1", "--mixed_precision", "off"]
@@ -37,8 +36,7 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 
 def run_on_full_disk(script: str, *args, failing: str = "") -> subprocess.CompletedProcess:
     """``script`` with every publishing rename failing, or only those of names ending in ``failing``."""
-    return subprocess.run([sys.executable, "-c", FULL_DISK, failing, str(ROOT / script), *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    return run_code(FULL_DISK, failing, ROOT / script, *args)
 
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from models.c3d import student_c3d, teacher_c3d
 from models.distiller import Distiller
+from tests.scripts import run_code
 from utils.errors import InputError
 
 SHAPE = (16, 16, 16, 3)
@@ -145,12 +146,8 @@ print(json.dumps({"replicas": strategy.num_replicas_in_sync, "teacher_unchanged"
 
 def test_distiller_trains_under_a_mirrored_strategy_on_two_cpu_devices():
     import json
-    import subprocess
-    import sys
 
-    from tests.scripts import ROOT
-
-    result = subprocess.run([sys.executable, "-c", MIRRORED], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = run_code(MIRRORED)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["replicas"] == 2 and report["teacher_unchanged"]

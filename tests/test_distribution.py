@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,13 +14,16 @@ import numpy as np
 import pytest
 
 from tests.frames_factory import write_frames_folder
+from tests.preloaded import ForkedPython
 from tests.scripts import (
-    ROOT,
     assert_one_line_error,
     history_epochs,
     kill_point,
+    run_code,
     run_in_process,
     run_script,
+    signal_group,
+    start_script,
     wait_until,
 )
 from utils.data.frames_data import open_frames
@@ -51,7 +53,7 @@ def test_strategy_selection_on_a_cpu_machine():
     code = ("import json, utils.training.distribution as d; s = {n: d.make_strategy(n) for n in ('none', 'auto', 'mirrored')}; "
             "print(json.dumps({n: [type(v).__name__, v.num_replicas_in_sync] for n, v in s.items()}))")
     env = {**os.environ, "HAR_KD_LOGICAL_CPUS": "2"}
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    result = run_code(code, env=env, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     chosen = json.loads(result.stdout.strip().splitlines()[-1])
     assert chosen["none"][1] == 1 and chosen["auto"][1] == 1  # auto: mirrored only with 2+ GPUs
@@ -113,7 +115,7 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def start_two_workers(script: str, args: list, output, temporary: Path) -> list[subprocess.Popen]:
+def start_two_workers(script: str, args: list, output, temporary: Path) -> list[ForkedPython]:
     """Two worker processes on 127.0.0.1 (TF_CONFIG), each in its own session; TMPDIR=temporary."""
     ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
@@ -122,10 +124,7 @@ def start_two_workers(script: str, args: list, output, temporary: Path) -> list[
     for index in range(2):
         task = {"cluster": cluster, "task": {"type": "worker", "index": index}}
         env = {**os.environ, "TMPDIR": str(temporary), "TF_CONFIG": json.dumps(task)}
-        processes.append(subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args), "--output_path",
-                                           str(output), "--strategy", "multiworker"], cwd=ROOT, env=env,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                          start_new_session=True))
+        processes.append(start_script(script, *args, "--output_path", output, "--strategy", "multiworker", env=env))
     return processes
 
 
@@ -211,7 +210,7 @@ def test_two_workers_killed_at_a_random_point_resume_from_the_chiefs_backup(tmp_
     wait_until(lambda: backed_up() >= after, workers[0])
     time.sleep(rng.uniform(0, 0.5))
     for worker in workers:
-        os.killpg(worker.pid, signal.SIGKILL)
+        signal_group(worker, signal.SIGKILL)
         worker.communicate()
     assert not output.exists() or output.with_suffix(".json").exists()
 

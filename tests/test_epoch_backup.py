@@ -4,8 +4,6 @@ instant a run dies at, the backup names a complete weights file of the epoch it 
 import json
 import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 
@@ -13,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.scripts import ROOT, kill_point
+from tests.scripts import kill_point, start_code
 from utils.errors import InputError
 from utils.training.callbacks import EpochBackup, backup_state
 
@@ -132,8 +130,7 @@ def test_a_process_killed_at_a_random_instant_while_saving_leaves_a_backup_of_it
     """SIGKILL cannot be held like Ctrl-C: about 11 MB of weights a save, killed at a random instant."""
     rng = kill_point()
     folder = tmp_path / "b"
-    saver = subprocess.Popen([sys.executable, "-c", SAVER, str(folder)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    saver = start_code(SAVER, folder, stderr=None)
     try:
         assert saver.stdout.readline().strip() == "1", "the saver never finished an epoch"
         time.sleep(rng.uniform(0, 1.0))

@@ -13,7 +13,16 @@ import time
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import ROOT, assert_one_line_error, kill_point, run_in_process, run_script, snapshot, start_script
+from tests.scripts import (
+    ROOT,
+    assert_one_line_error,
+    kill_point,
+    run_in_process,
+    run_script,
+    signal_group,
+    snapshot,
+    start_script,
+)
 from utils.export.export_set import check_output_folder, verified_manifest, verify_contents
 
 OLD_CLIPS = 2  # the earlier export compares on 2 test clips, the new one on all of them
@@ -73,7 +82,7 @@ def test_sigkill_at_a_random_moment_leaves_the_old_or_the_new_set_and_the_rerun_
     delay = kill_point().uniform(0, 1.2 * earlier_export[1])
     process = start_script("export_student.py", *export_arguments(model, out))
     time.sleep(delay)
-    os.killpg(process.pid, signal.SIGKILL)
+    signal_group(process, signal.SIGKILL)
     process.communicate()
     print(f"killed after {delay:.1f} s: the folder holds the {which_set(out)} set")
     rerun = run_in_process("export_student.py", *export_arguments(model, out))  # the kill was the process's
@@ -152,7 +161,7 @@ def test_ctrl_c_says_what_is_on_disk(model, earlier_export, tmp_path):
     out = copy_of(earlier_export[0], tmp_path)
     process = start_script("export_student.py", *export_arguments(model, out))
     time.sleep(kill_point().uniform(0.5, earlier_export[1]))
-    os.killpg(process.pid, signal.SIGINT)
+    signal_group(process, signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     if process.returncode == 0:  # it had finished
         assert which_set(out) == "new"

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import ROOT, assert_one_line_error, run_script, snapshot, start_script
+from tests.scripts import ROOT, assert_one_line_error, run_script, signal_group, snapshot, start_script
 from tests.video_factory import write_video
 from utils.data.frames_data import MANIFEST_FILE, open_frames
 from utils.errors import InputError
@@ -180,7 +180,7 @@ def test_sigkill_at_any_time_leaves_a_complete_set_or_a_refused_folder(old_video
                            "--workers", "2")
     wait_for_staging(out, process)
     time.sleep(delay)
-    os.killpg(process.pid, signal.SIGKILL)
+    signal_group(process, signal.SIGKILL)
     process.communicate()
     try:
         data = open_frames(out)

@@ -2,8 +2,6 @@
 rounding, the layer is a Conv3D everywhere else (forward pass, input gradient, other dtypes, saving), and the
 C3D networks use it for conv1 only."""
 
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -12,7 +10,7 @@ import tensorflow as tf
 
 from models.c3d import student_c3d, teacher_c3d
 from models.few_channel_conv import FewChannelConv3D, planar_filter_gradient
-from tests.scripts import ROOT
+from tests.scripts import run_code
 
 
 def gradients(layer, x):
@@ -101,6 +99,5 @@ def test_the_networks_use_it_for_conv1_alone_and_it_saves_and_loads_as_itself(tm
             "assert type(m.get_layer('conv1')).__name__ == 'FewChannelConv3D'; "
             "np.testing.assert_allclose(m.predict(np.load(sys.argv[2]), verbose=0), np.load(sys.argv[3]), rtol=1e-6, "
             "atol=1e-6); print('loaded')")
-    result = subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "clips.npy"),
-                             str(tmp_path / "logits.npy")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = run_code(code, path, tmp_path / "clips.npy", tmp_path / "logits.npy", timeout=120)
     assert result.stdout.strip().endswith("loaded"), result.stderr[-2000:]

@@ -15,7 +15,7 @@ import keras
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import history_epochs, kill_point, run_in_process, start_script, wait_until
+from tests.scripts import history_epochs, kill_point, run_in_process, signal_group, start_script, wait_until
 from utils.atomic_files import interrupts_deferred
 
 # --mixed_precision off: float32, the same numbers on CPUs with and without bfloat16 units
@@ -45,7 +45,7 @@ def test_distillation_killed_at_a_random_point_resumes_and_ends_with_every_epoch
     history = tmp_path / "student.history.csv"
     wait_until(lambda: len(history_epochs(history)) >= after_epochs, process)
     time.sleep(rng.uniform(0, 1.0))
-    os.killpg(process.pid, signal.SIGKILL)
+    signal_group(process, signal.SIGKILL)
     process.wait()
     assert not output.exists() or output.with_suffix(".json").exists()  # never a model without its sidecar
 
@@ -81,7 +81,7 @@ def test_ctrl_c_stops_training_cleanly_and_the_same_command_resumes(teacher, tmp
     rng = kill_point()
     wait_until(lambda: len(history_epochs(history)) >= rng.randint(1, EPOCHS - 1), process)
     time.sleep(rng.uniform(0, 0.05))
-    os.killpg(process.pid, signal.SIGINT)
+    signal_group(process, signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr

@@ -1,6 +1,5 @@
 """reproduce_paper.py end to end on tiny frames: all 13 rows, killed and resumed, refusing mixed settings."""
 
-import os
 import signal
 import time
 
@@ -8,11 +7,13 @@ import pytest
 
 from tests.frames_factory import write_frames_folder
 from tests.scripts import (
+    ROOT,
     assert_one_line_error,
     kill_point,
     one_pixel_figures,
     run_in_process,
-    start_script,
+    signal_group,
+    start_code,
     steps_in_this_process,
     wait_until,
 )
@@ -23,6 +24,21 @@ from utils.evaluation.paper_results import PUBLISHED, ROWS
 def table_rows(markdown: str) -> list[list[str]]:
     lines = [line for line in markdown.splitlines() if line.startswith("| ")][1:]  # without the header
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+
+
+# reproduce_paper.py in a process of its own that takes the steps in itself, one at a time, with one-pixel figures:
+# what the kill tests is what the files say afterwards; the steps' own processes are tested in
+# tests/test_side_by_side.py
+STEPS_IN_ITSELF = """
+import runpy, sys
+import pytest
+from tests.scripts import one_pixel_figures, steps_in_this_process
+with pytest.MonkeyPatch.context() as patch:
+    steps_in_this_process(patch)
+    one_pixel_figures(patch)
+    sys.argv = sys.argv[1:]
+    runpy.run_path(sys.argv[0], run_name="__main__")
+"""
 
 
 @pytest.mark.timeout(900)
@@ -46,12 +62,12 @@ def test_reproduction_killed_at_a_random_point_resumes_without_redoing_finished_
     # the 13 models is complete, plus a random delay: usually in the middle of a training step.
     rng = kill_point()
     log = (tmp_path / "killed_run.log").open("w")  # a pipe nobody reads would fill up and stall the run
-    process = start_script("reproduce_paper.py", *args, stdout=log, stderr=log)
+    process = start_code(STEPS_IN_ITSELF, ROOT / "reproduce_paper.py", *args, stdout=log, stderr=log, new_session=True)
     complete = rng.randint(0, 12)
     wait_until(lambda: (out / "models").is_dir() and len(complete_models()) >= complete, process, timeout=900)
     time.sleep(rng.uniform(0, 3))
     if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
+        signal_group(process, signal.SIGKILL)
     process.wait()
     log.close()
     before = complete_models()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import one_pixel_figures, run_in_process, run_script
+from tests.scripts import one_pixel_figures, run_in_process, run_script, start_script
 from utils.reproduction.side_by_side import thread_share
 
 
@@ -20,7 +20,7 @@ from utils.reproduction.side_by_side import thread_share
 def test_two_steps_at_once_train_the_same_models_and_charge_the_wall_time_once(tmp_path, monkeypatch):
     import keras
 
-    from utils.reproduction import protocol
+    from utils.reproduction import protocol, side_by_side
 
     frames = write_frames_folder(tmp_path / "frames", classes=("Bright", "Dark"), groups=3, clips=3, shape=(16, 16, 16))
     args = ["--data", frames, "--epochs", 2, "--batch_size", 4, "--teacher_width", 0.125, "--student_width", 0.125,
@@ -29,6 +29,8 @@ def test_two_steps_at_once_train_the_same_models_and_charge_the_wall_time_once(t
     one_pixel_figures(monkeypatch)
     monkeypatch.setattr(protocol, "script_in_new_process", lambda script, arguments: evaluations.append(
         run_in_process(script, *arguments)))
+    monkeypatch.setattr(side_by_side, "start_step_process", lambda script, arguments, env: start_script(
+        script, *arguments, stderr=None, env=env, new_session=False))
     start = time.perf_counter()
     two = run_in_process("reproduce_paper.py", *args, "--output_dir", tmp_path / "two", "--parallel_steps", 2)
     wall = time.perf_counter() - start

@@ -1,6 +1,5 @@
 import csv
 import json
-import os
 import signal
 import time
 
@@ -8,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import run_in_process, run_script, start_script
+from tests.scripts import run_in_process, run_script, signal_group, start_script
 
 # --mixed_precision off: float32, the same numbers on CPUs with and without bfloat16 units
 TINY = ["--width", "0.5", "--batch_size", "4", "--lr", "1e-3", "--mixed_precision", "off"]
@@ -69,7 +68,7 @@ def test_killed_training_resumes_from_its_last_finished_epoch(frames, tmp_path):
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
+    signal_group(process, signal.SIGKILL)
     process.wait()
     assert not output.exists()
     assert (tmp_path / "teacher.backup").is_dir()

@@ -4,14 +4,13 @@ video_to_frames.py refuses a set with a video missing."""
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import time
 
 import pytest
 
-from tests.scripts import run_in_process, start_script
+from tests.scripts import run_in_process, signal_group, start_script
 from utils.data.synthetic_dataset import VIDEO_SET
 
 SMALL = ["--classes", "2", "--groups", "2", "--clips_per_group", "2", "--frame_width", "64", "--frame_height", "48",
@@ -37,7 +36,7 @@ def test_sigkill_at_any_moment_leaves_the_old_set_or_the_new_one(tmp_path, delay
     process = start_script("make_synthetic_dataset.py", "--output_path", out, "--seed", "1", *slower)
     time.sleep(delay + random.uniform(0, 0.2))
     if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
+        signal_group(process, signal.SIGKILL)
     process.communicate()
     assert which_set(out) in ("0", "1")
     rerun = run_in_process("make_synthetic_dataset.py", "--output_path", out, "--seed", "1", *slower)

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.scripts import assert_one_line_error, run_script, start_script
+from tests.scripts import assert_one_line_error, run_script, signal_group, start_script
 from tests.video_factory import expected_clip, set_avi_frame_count, truncate, write_video
 
 T, H, W = 8, 24, 32
@@ -231,7 +231,7 @@ def test_killed_run_never_leaves_a_complete_looking_frames_file(slow_collection,
                            "--workers", "2", "--no_progress")
     wait_for((out, ".staging-*/frames.npy.partial"), process)
     time.sleep(delay)
-    os.killpg(process.pid, signal.SIGKILL)
+    signal_group(process, signal.SIGKILL)
     process.wait()
     frames = np.load(out / "frames.npy", mmap_mode="r")
     if delay == 0.0:  # killed before any worker started: surely mid-run
@@ -255,7 +255,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(slow_collection, tmp_path, 
                            "--workers", workers, "--no_progress")
     wait_for((out, ".staging-*/frames.npy.partial"), process)
     time.sleep(delay)  # 0: while the worker processes are still starting
-    os.killpg(process.pid, signal.SIGINT)
+    signal_group(process, signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr and "Run the same command again" in stderr

@@ -124,14 +124,19 @@ def _start_ready(schedule: Schedule, frames_digest: str, at_once: int) -> None:
         schedule.pending.remove(job)
         if _skipped(job, frames_digest):
             continue
-        process = subprocess.Popen([sys.executable, str(ROOT / job.step.script), *job.step.arguments],
-                                   stdout=subprocess.PIPE, text=True, bufsize=1, env=thread_share(at_once))
+        process = start_step_process(job.step.script, job.step.arguments, thread_share(at_once))
         tag = job.label.split("]")[0] + "]" if job.label.startswith("[") else f"[{job.step.title}]"
         reader = threading.Thread(target=_copy_lines, args=(process.stdout, tag), daemon=True)
         reader.start()
         schedule.running.append(Running(job, process, reader))
     if not schedule.running and schedule.pending:
         raise RuntimeError(f"no step can start: {[job.label for job in schedule.pending]} wait for a teacher")
+
+
+def start_step_process(script: str, arguments: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """The step's own Python, its output read back line by line."""
+    return subprocess.Popen([sys.executable, str(ROOT / script), *arguments], stdout=subprocess.PIPE, text=True,
+                            bufsize=1, env=env)
 
 
 def _copy_lines(stream, tag: str) -> None:
