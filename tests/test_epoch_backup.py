@@ -148,3 +148,26 @@ def test_a_process_killed_at_a_random_instant_while_saving_leaves_a_backup_of_it
     backup.on_train_begin()
     assert backup.restored_epoch == epoch
     assert all(np.all(w == epoch) for w in model.get_weights())
+
+
+def test_the_best_checkpoint_stands_in_for_its_file_only_while_the_file_is_the_one_it_wrote(tmp_path):
+    """trainer.finish scores the best epoch's model without loading it again when this process wrote it."""
+    from utils.training.callbacks import BestCheckpoint, saved_best
+
+    model, path = trained_model(), tmp_path / "best.keras"
+    checkpoint = BestCheckpoint(path)
+    checkpoint.set_model(model)
+    checkpoint.on_epoch_end(0, {"val_accuracy": 0.5})
+    saved_weights = [w.copy() for w in model.get_weights()]
+    model.fit(np.ones((8, 4)), np.zeros(8), epochs=1, verbose=0)  # trains on; the checkpoint keeps epoch 0
+    checkpoint.on_epoch_end(1, {"val_accuracy": 0.4})  # no better: not saved
+    best = saved_best(path)
+    assert best is not model and getattr(best, "optimizer", None) is None
+    assert all(np.array_equal(a, b) for a, b in zip(best.get_weights(), saved_weights, strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(keras.models.load_model(path).get_weights(), saved_weights,
+                                                    strict=True))
+    assert saved_best(path) is None  # handed out once
+
+    checkpoint.on_epoch_end(2, {"val_accuracy": 0.9})
+    path.write_bytes(path.read_bytes())  # another file at the name now, the same bytes or not
+    assert saved_best(path) is None

@@ -25,7 +25,7 @@ from utils.cli import jit_compile_value
 from utils.machine import peak_rss_mib, thread_pools
 from utils.ownership import claim
 from utils.training import preflight
-from utils.training.callbacks import append_log, deployable, save_model
+from utils.training.callbacks import append_log, deployable, save_model, saved_best
 from utils.training.loop import train_epochs, worker_paths
 from utils.training.outputs import RunPaths
 from utils.training.settings import TrainSettings
@@ -35,7 +35,9 @@ def finish(paths: RunPaths, record_for: Callable[[keras.Model], dict]) -> tuple[
     """Load the best checkpoint, let ``record_for(model)`` compute the sidecar, write both, clean up."""
     from utils.sidecar import write_sidecar
 
-    best = keras.models.load_model(paths.best)
+    best = saved_best(paths.best)
+    if best is None:
+        best = keras.models.load_model(paths.best)
     record = record_for(best)
     write_sidecar(paths.output, record)
     if paths.output.suffix == ".keras":
