@@ -136,3 +136,33 @@ def test_evaluating_the_same_model_again_gives_the_same_numbers(trained, tmp_pat
         assert sorted(one.files) == sorted(two.files)
         for name in one.files:
             np.testing.assert_array_equal(one[name], two[name])  # bit for bit, logits included
+
+
+def test_each_model_is_loaded_once_and_a_folder_that_cannot_be_made_is_refused_before_any(trained, tmp_path,
+                                                                                        monkeypatch):
+    import keras
+
+    frames, model, _, _ = trained
+    second = tmp_path / "again" / "student.keras"
+    second.parent.mkdir()
+    for suffix in (".keras", ".json"):
+        shutil.copy(model.with_suffix(suffix), second.with_suffix(suffix))
+    loads = []
+    real_load = keras.models.load_model
+    monkeypatch.setattr(keras.models, "load_model", lambda *a, **k: loads.append(a[0]) or real_load(*a, **k))
+    output = tmp_path / "evaluation"
+    result = run_in_process("evaluate.py", "--data", frames, "--recognizer", model, second, "--output_dir", output,
+                            "--timing_runs", 0)
+    assert result.returncode == 0, result.stderr
+    assert sorted(map(str, loads)) == sorted([str(model), str(second)])  # checked and scored in one load each
+    assert sorted(p.name for p in output.iterdir() if p.is_file()) == ["comparison.csv", "comparison.json",
+                                                                        "comparison.md"]
+    assert all((folder / "metrics.json").is_file() for folder in output.iterdir() if folder.is_dir())
+    assert len([folder for folder in output.iterdir() if folder.is_dir()]) == 2
+
+    loads.clear()
+    (tmp_path / "a_file").write_text("a user's file\n")
+    refused = run_in_process("evaluate.py", "--data", frames, "--recognizer", model, "--output_dir",
+                             tmp_path / "a_file" / "evaluation")
+    assert_one_line_error(refused, "--output_dir", "a_file")
+    assert not loads and (tmp_path / "a_file").read_text() == "a user's file\n"

@@ -74,6 +74,26 @@ def require_writable_folder(folder: Path, what: str, create: bool = True) -> Non
         raise InputError(f"{what}: cannot write to {folder} ({error.strerror})") from None
 
 
+def require_folder_can_be_made(folder: Path, what: str) -> None:
+    """require_writable_folder that creates nothing: ``folder`` if it exists, else the nearest folder above it,
+    must take a file, so that the work can come first and the folder be made afterwards."""
+    import errno
+
+    from utils.errors import InputError
+
+    folder, existing = Path(folder), Path(folder)
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{what}: cannot write to {folder} ({os.strerror(errno.ENOTDIR)})")
+    try:
+        probe = existing / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise InputError(f"{what}: cannot write to {folder} ({error.strerror})") from None
+
+
 @contextlib.contextmanager
 def interrupts_deferred() -> Iterator[None]:
     """Hold a Ctrl-C (SIGINT) until the block ends, then raise it.

@@ -81,17 +81,15 @@ def comparison_row(name: str, report: dict) -> list:
             cost["size_bytes"] / 1e6, speed.get("latency_ms_per_clip"), speed.get("throughput_clips_per_s")]
 
 
-def score_model(path: Path, name: str, data: FramesData, clips: TestClips, folder: Path, batch_size: int,
-                timing_runs: int) -> dict:
-    """Score one model on ``clips`` and write its metrics, predictions and plots to ``folder``."""
+def score_model(path: Path, name: str, data: FramesData, clips: TestClips, batch_size: int, timing_runs: int) -> dict:
+    """Load one model (checked against its sidecar) and score it on ``clips``: its report, with its test labels and
+    logits under "labels" and "logits". Writes nothing."""
     import keras
     import numpy as np
 
     from models.logits import load_logits_model
-    from utils.evaluation.metrics import classification_metrics, softmax
+    from utils.evaluation.metrics import classification_metrics
     from utils.evaluation.model_cost import cpu_speed, flops_per_clip, parameter_count, size_on_disk
-    from utils.evaluation.plots import confusion_matrix_png, roc_png
-    from utils.evaluation.tensorboard import write_test_results
     from utils.sidecar import read_sidecar
     from utils.training.input_pipeline import predict_logits
 
@@ -103,17 +101,31 @@ def score_model(path: Path, name: str, data: FramesData, clips: TestClips, folde
     if broken:
         raise InputError(f"--recognizer {path}: gives NaN or infinite outputs on {broken} of its {len(logits)} test "
                          "clips (a diverged model); train it again with a smaller --lr")
-    scores = classification_metrics(labels, logits, data.classes)
     cost = {**parameter_count(model), "flops_per_clip": flops_per_clip(model), "size_bytes": size_on_disk(path)}
     if timing_runs:
         cost["speed"] = cpu_speed(model, runs=timing_runs)
-    report = {
+    keras.backend.clear_session()
+    return {
         "model": str(path.resolve()), "role": record.get("role"), "architecture": record.get("architecture"),
         "task": record.get("task"), "width": record.get("width"), "distillation": record.get("distillation"),
         "test_clips": int(len(clips.indices)), "split": {**clips.settings, "source": clips.source},
         "training_run_test_accuracy": (record.get("metrics") or {}).get("test_accuracy"),
-        "scores": scores, "cost": cost,
+        "scores": classification_metrics(labels, logits, data.classes), "cost": cost,
+        "labels": labels, "logits": logits, "tensorboard": record.get("tensorboard"),
     }
+
+
+def write_model_report(scored: dict, name: str, data: FramesData, clips: TestClips, folder: Path) -> dict:
+    """A scored model's metrics, predictions and plots in ``folder`` (and its test scores in its training run's
+    TensorBoard); returns its report."""
+    import numpy as np
+
+    from utils.evaluation.metrics import softmax
+    from utils.evaluation.plots import confusion_matrix_png, roc_png
+    from utils.evaluation.tensorboard import write_test_results
+
+    report = {key: value for key, value in scored.items() if key not in ("labels", "logits", "tensorboard")}
+    labels, logits, scores = scored["labels"], scored["logits"], report["scores"]
     folder.mkdir(exist_ok=True)
     with atomic_files.atomic_path(folder / "predictions.npz") as temporary, open(temporary, "wb") as handle:
         np.savez(handle, indices=clips.indices, labels=labels, logits=logits)
@@ -122,14 +134,13 @@ def score_model(path: Path, name: str, data: FramesData, clips: TestClips, folde
     roc_png(labels, softmax(logits), data.classes, folder / "roc.png", f"{name}: ROC",
             [scores["per_class"][c]["roc_auc"] for c in data.classes])
     atomic_files.write_text(folder / "metrics.json", json.dumps(report, indent=2) + "\n")
-    if record.get("tensorboard"):
+    if scored["tensorboard"]:
         prefix = "test" if clips.source == "recorded" else f"test_{clips.settings['protocol']}_seed{clips.settings['seed']}"
         try:
-            write_test_results(Path(record["tensorboard"]), scores, {"confusion_matrix": folder / "confusion_matrix.png",
+            write_test_results(Path(scored["tensorboard"]), scores, {"confusion_matrix": folder / "confusion_matrix.png",
                                                                      "roc": folder / "roc.png"}, prefix)
         except OSError as error:  # a run folder moved or read-only: the files above hold everything anyway
-            print(f"{name}: test scores not added to TensorBoard ({record['tensorboard']}: {error})", flush=True)
-    keras.backend.clear_session()
+            print(f"{name}: test scores not added to TensorBoard ({scored['tensorboard']}: {error})", flush=True)
     return report
 
 
@@ -137,23 +148,21 @@ def evaluate_models(data: FramesData, chosen: dict[Path, TestClips], output_dir:
                     timing_runs: int) -> str:
     """Score every model (``chosen``: model file -> its test clips, already checked) and write the
     comparison; returns its Markdown table with the caption."""
-    import keras
-
-    from models.logits import load_logits_model
     from utils.evaluation.paper_results import departures_caption
     from utils.evaluation.tables import markdown_table, write_csv
     from utils.sidecar import read_sidecar
 
     paths = list(chosen)
     names = output_names(paths)
+    atomic_files.require_folder_can_be_made(output_dir, f"--output_dir {output_dir}")
+    claim(output_targets(output_dir, names), overwrite=False, aside=None)
     with collections_of_new_objects():  # each model freed by clear_session, without walking TensorFlow's objects
-        for path in paths:  # every model loads, before anything is written (one at a time: teachers are large)
-            load_logits_model(path, "--recognizer", read_sidecar(path))
-            keras.backend.clear_session()
-        atomic_files.require_writable_folder(output_dir, f"--output_dir {output_dir}")
-        claim(output_targets(output_dir, names), overwrite=False, aside=None)
-        reports = {name: score_model(path, name, data, chosen[path], output_dir / name, batch_size, timing_runs)
-                   for path, name in zip(paths, names)}
+        # Every model is loaded, checked and scored before anything is written; one at a time: teachers are large.
+        scored = {name: score_model(path, name, data, chosen[path], batch_size, timing_runs)
+                  for path, name in zip(paths, names)}
+    atomic_files.require_writable_folder(output_dir, f"--output_dir {output_dir}")
+    reports = {name: write_model_report(scored[name], name, data, chosen[path], output_dir / name)
+               for path, name in zip(paths, names)}
     rows = [comparison_row(name, report) for name, report in reports.items()]
     table = markdown_table(COLUMNS, rows) + "\n" + departures_caption([read_sidecar(p) for p in paths]) + "\n"
     atomic_files.write_text(output_dir / "comparison.md", table)
