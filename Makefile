@@ -151,7 +151,7 @@ kd-grid: reproduce-synthetic
 	cp $(REPRO)/kd_grid/kd_grid.md $(REPRO)/kd_grid/kd_grid.png $(REPRO)/kd_grid/kd_grid.csv results/synthetic/
 
 test: setup
-	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=10
 
 bench: setup
 	$(BIN)/python -m bench
