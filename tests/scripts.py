@@ -16,6 +16,9 @@ from pathlib import Path
 from tests import preloaded
 from tests.preloaded import ROOT
 
+# They never import TensorFlow and run pools of spawned processes: a new interpreter, as a user starts them
+WITHOUT_TENSORFLOW = {"video_to_frames.py", "make_synthetic_dataset.py"}
+
 
 def run_script(script: str, *args, timeout: float = 300, env: dict[str, str] | None = None
                ) -> subprocess.CompletedProcess:
@@ -32,6 +35,37 @@ def run_code(code: str, *args, timeout: float = 300, env: dict[str, str] | None 
              ) -> subprocess.CompletedProcess:
     """``python -c CODE ARGS`` in a new process, in the repository root."""
     return preloaded.run(["-c", code, *map(str, args)], timeout=timeout, env=env)
+
+
+def start_code(code: str, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, new_session: bool = False
+               ) -> preloaded.ForkedPython:
+    """``python -c CODE ARGS`` started in a new process, in the repository root."""
+    preloaded.start_server()
+    return preloaded.ForkedPython(["-c", code, *map(str, args)], stdout=stdout, stderr=stderr,
+                                  start_new_session=new_session)
+
+
+def start_script(script: str, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                 env: dict[str, str] | None = None, new_session: bool = True
+                 ) -> subprocess.Popen | preloaded.ForkedPython:
+    """Start ``python SCRIPT ARGS``; in a new session (default), so that a test can signal the whole process
+    group as a terminal does (``signal_group``)."""
+    argv = [str(ROOT / script), *map(str, args)]
+    if script in WITHOUT_TENSORFLOW:
+        return subprocess.Popen([sys.executable, *argv], cwd=ROOT, env=env, stdout=stdout, stderr=stderr, text=True,
+                                start_new_session=new_session)
+    preloaded.start_server()
+    return preloaded.ForkedPython(argv, env=env, stdout=stdout, stderr=stderr, start_new_session=new_session)
+
+
+def signal_group(process: subprocess.Popen | preloaded.ForkedPython, number: int) -> None:
+    """Signal a started script's process group, as a terminal does; nothing once the script has ended (a forked
+    one is reaped by its server at once, and its group is gone with it)."""
+    try:
+        os.killpg(process.pid, number)
+    except ProcessLookupError:
+        if process.poll() is None:
+            raise
 
 
 def run_in_process(script: str, *args, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -108,41 +142,6 @@ def one_pixel_figures(monkeypatch) -> None:
     monkeypatch.setattr(plots, "roc_png", lambda labels, probabilities, classes, path, title, class_aucs=None:
                         write(path))
     monkeypatch.setattr(curves, "training_curves_png", lambda history_csv, path, title: write(path))
-
-
-def start_code(code: str, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, new_session: bool = False
-               ) -> preloaded.ForkedPython:
-    """``python -c CODE ARGS`` started in a new process, in the repository root."""
-    preloaded.start_server()
-    return preloaded.ForkedPython(["-c", code, *map(str, args)], stdout=stdout, stderr=stderr,
-                                  start_new_session=new_session)
-
-
-# They never import TensorFlow and run pools of spawned processes: a new interpreter, as a user starts them
-WITHOUT_TENSORFLOW = {"video_to_frames.py", "make_synthetic_dataset.py"}
-
-
-def start_script(script: str, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                 env: dict[str, str] | None = None, new_session: bool = True
-                 ) -> subprocess.Popen | preloaded.ForkedPython:
-    """Start ``python SCRIPT ARGS``; in a new session (default), so that a test can signal the whole process
-    group as a terminal does (``signal_group``)."""
-    argv = [str(ROOT / script), *map(str, args)]
-    if script in WITHOUT_TENSORFLOW:
-        return subprocess.Popen([sys.executable, *argv], cwd=ROOT, env=env, stdout=stdout, stderr=stderr, text=True,
-                                start_new_session=new_session)
-    preloaded.start_server()
-    return preloaded.ForkedPython(argv, env=env, stdout=stdout, stderr=stderr, start_new_session=new_session)
-
-
-def signal_group(process: subprocess.Popen | preloaded.ForkedPython, number: int) -> None:
-    """Signal a started script's process group, as a terminal does; nothing once the script has ended (a forked
-    one is reaped by its server at once, and its group is gone with it)."""
-    try:
-        os.killpg(process.pid, number)
-    except ProcessLookupError:
-        if process.poll() is None:
-            raise
 
 
 def snapshot(folder: Path) -> dict[str, str]:
