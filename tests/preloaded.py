@@ -99,6 +99,7 @@ class ForkedPython:
 
     def __init__(self, argv: list[str], cwd=ROOT, env: dict[str, str] | None = None, stdout=None, stderr=None,
                  start_new_session: bool = False):
+        start_server()
         self.args = argv
         self.returncode = None
         ends = [_child_end(target, default) for target, default in ((stdout, 1), (stderr, 2))]
@@ -171,7 +172,7 @@ def _group_of(pid: int) -> int | None:
 
 
 def start_server() -> None:
-    """Start the server now (a test worker's first call would otherwise wait for its import)."""
+    """The server, started by the first process of this test worker, which waits for its import."""
     _context.set_forkserver_preload([PRELOAD])
     from multiprocessing import forkserver
 
@@ -181,7 +182,6 @@ def start_server() -> None:
 def run(argv: list[str], timeout: float = 300, env: dict[str, str] | None = None, cwd=ROOT,
         capture_output: bool = True) -> subprocess.CompletedProcess:
     """subprocess.run(..., text=True) of ``python *argv``, forked from the server."""
-    start_server()
     pipe = subprocess.PIPE if capture_output else None
     process = ForkedPython(argv, cwd=cwd, env=env, stdout=pipe, stderr=pipe)
     try:

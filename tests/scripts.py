@@ -40,7 +40,6 @@ def run_code(code: str, *args, timeout: float = 300, env: dict[str, str] | None 
 def start_code(code: str, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, new_session: bool = False
                ) -> preloaded.ForkedPython:
     """``python -c CODE ARGS`` started in a new process, in the repository root."""
-    preloaded.start_server()
     return preloaded.ForkedPython(["-c", code, *map(str, args)], stdout=stdout, stderr=stderr,
                                   start_new_session=new_session)
 
@@ -54,7 +53,6 @@ def start_script(script: str, *args, stdout=subprocess.PIPE, stderr=subprocess.P
     if script in WITHOUT_TENSORFLOW:
         return subprocess.Popen([sys.executable, *argv], cwd=ROOT, env=env, stdout=stdout, stderr=stderr, text=True,
                                 start_new_session=new_session)
-    preloaded.start_server()
     return preloaded.ForkedPython(argv, env=env, stdout=stdout, stderr=stderr, start_new_session=new_session)
 
 

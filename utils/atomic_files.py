@@ -67,7 +67,17 @@ def require_writable_folder(folder: Path, what: str, create: bool = True) -> Non
             folder.mkdir(parents=True, exist_ok=True)
         elif not folder.is_dir():
             raise InputError(f"{what}: folder {folder} does not exist")
-        probe = folder / f".write-test-{os.getpid()}"
+    except OSError as error:
+        raise InputError(f"{what}: cannot write to {folder} ({error.strerror})") from None
+    _take_a_file(folder, folder, what)
+
+
+def _take_a_file(existing: Path, folder: Path, what: str) -> None:
+    """Write and remove a probe file in the ``existing`` folder; InputError naming ``folder`` if it cannot."""
+    from utils.errors import InputError
+
+    try:
+        probe = existing / f".write-test-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as error:
@@ -86,12 +96,7 @@ def require_folder_can_be_made(folder: Path, what: str) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise InputError(f"{what}: cannot write to {folder} ({os.strerror(errno.ENOTDIR)})")
-    try:
-        probe = existing / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise InputError(f"{what}: cannot write to {folder} ({error.strerror})") from None
+    _take_a_file(existing, folder, what)
 
 
 @contextlib.contextmanager

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
 
 from utils import atomic_files
 from utils.data.frames_data import FramesData
@@ -81,11 +84,20 @@ def comparison_row(name: str, report: dict) -> list:
             cost["size_bytes"] / 1e6, speed.get("latency_ms_per_clip"), speed.get("throughput_clips_per_s")]
 
 
-def score_model(path: Path, name: str, data: FramesData, clips: TestClips, batch_size: int, timing_runs: int) -> dict:
-    """Load one model (checked against its sidecar) and score it on ``clips``: its report, with its test labels and
-    logits under "labels" and "logits". Writes nothing."""
+class Scored(NamedTuple):
+    """A model scored and not yet written: its metrics.json report, its test clips' labels and logits, and its
+    training run's TensorBoard folder (None if its sidecar names none)."""
+
+    report: dict
+    labels: np.ndarray
+    logits: np.ndarray
+    tensorboard: str | None
+
+
+def score_model(path: Path, name: str, data: FramesData, clips: TestClips, batch_size: int, timing_runs: int
+                ) -> Scored:
+    """Load one model (checked against its sidecar) and score it on ``clips``. Writes nothing."""
     import keras
-    import numpy as np
 
     from models.logits import load_logits_model
     from utils.evaluation.metrics import classification_metrics
@@ -105,27 +117,25 @@ def score_model(path: Path, name: str, data: FramesData, clips: TestClips, batch
     if timing_runs:
         cost["speed"] = cpu_speed(model, runs=timing_runs)
     keras.backend.clear_session()
-    return {
+    report = {
         "model": str(path.resolve()), "role": record.get("role"), "architecture": record.get("architecture"),
         "task": record.get("task"), "width": record.get("width"), "distillation": record.get("distillation"),
         "test_clips": int(len(clips.indices)), "split": {**clips.settings, "source": clips.source},
         "training_run_test_accuracy": (record.get("metrics") or {}).get("test_accuracy"),
         "scores": classification_metrics(labels, logits, data.classes), "cost": cost,
-        "labels": labels, "logits": logits, "tensorboard": record.get("tensorboard"),
     }
+    return Scored(report, labels, logits, record.get("tensorboard"))
 
 
-def write_model_report(scored: dict, name: str, data: FramesData, clips: TestClips, folder: Path) -> dict:
+def write_model_report(scored: Scored, name: str, data: FramesData, clips: TestClips, folder: Path) -> dict:
     """A scored model's metrics, predictions and plots in ``folder`` (and its test scores in its training run's
     TensorBoard); returns its report."""
-    import numpy as np
-
     from utils.evaluation.metrics import softmax
     from utils.evaluation.plots import confusion_matrix_png, roc_png
     from utils.evaluation.tensorboard import write_test_results
 
-    report = {key: value for key, value in scored.items() if key not in ("labels", "logits", "tensorboard")}
-    labels, logits, scores = scored["labels"], scored["logits"], report["scores"]
+    report, labels, logits = scored.report, scored.labels, scored.logits
+    scores = report["scores"]
     folder.mkdir(exist_ok=True)
     with atomic_files.atomic_path(folder / "predictions.npz") as temporary, open(temporary, "wb") as handle:
         np.savez(handle, indices=clips.indices, labels=labels, logits=logits)
@@ -134,13 +144,13 @@ def write_model_report(scored: dict, name: str, data: FramesData, clips: TestCli
     roc_png(labels, softmax(logits), data.classes, folder / "roc.png", f"{name}: ROC",
             [scores["per_class"][c]["roc_auc"] for c in data.classes])
     atomic_files.write_text(folder / "metrics.json", json.dumps(report, indent=2) + "\n")
-    if scored["tensorboard"]:
+    if scored.tensorboard:
         prefix = "test" if clips.source == "recorded" else f"test_{clips.settings['protocol']}_seed{clips.settings['seed']}"
         try:
-            write_test_results(Path(scored["tensorboard"]), scores, {"confusion_matrix": folder / "confusion_matrix.png",
+            write_test_results(Path(scored.tensorboard), scores, {"confusion_matrix": folder / "confusion_matrix.png",
                                                                      "roc": folder / "roc.png"}, prefix)
         except OSError as error:  # a run folder moved or read-only: the files above hold everything anyway
-            print(f"{name}: test scores not added to TensorBoard ({scored['tensorboard']}: {error})", flush=True)
+            print(f"{name}: test scores not added to TensorBoard ({scored.tensorboard}: {error})", flush=True)
     return report
 
 

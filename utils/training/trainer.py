@@ -32,7 +32,8 @@ from utils.training.settings import TrainSettings
 
 
 def finish(paths: RunPaths, record_for: Callable[[keras.Model], dict]) -> tuple[keras.Model, dict]:
-    """Load the best checkpoint, let ``record_for(model)`` compute the sidecar, write both, clean up."""
+    """The best checkpoint (the copy that saved it, when this process did: callbacks.saved_best; else loaded from
+    its file), ``record_for(model)`` computing the sidecar, both written, the rest cleaned up."""
     from utils.sidecar import write_sidecar
 
     best = saved_best(paths.best)
