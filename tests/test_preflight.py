@@ -148,3 +148,20 @@ def test_a_backup_killed_while_its_records_were_written_is_the_runs_own(tmp_path
     (paths.backup / "notes.txt").write_text("mine")
     with pytest.raises(InputError, match="a folder this run did not write is in the way"):
         claim(preflight.run_targets(paths), overwrite=False, aside=paths.previous, own_output=paths.output)
+
+
+def test_the_checks_distill_makes_before_tensorflow_loads_need_none_of_it(tmp_path):
+    """distill.py claims its outputs before it imports TensorFlow (through utils.tensorflow_runtime, which keeps
+    its start-up lines off stderr and its objects out of the collector's way): the claim must not import it."""
+    import subprocess
+    import sys
+
+    from tests.scripts import ROOT
+
+    (tmp_path / "m.backup").mkdir()
+    code = ("import sys; from pathlib import Path; from utils.training import preflight; "
+            "from utils.training.outputs import RunPaths; "
+            f"preflight.run_targets(RunPaths.for_output(Path({str(tmp_path / 'm.keras')!r}))); "
+            "print(sorted({'keras', 'tensorflow'} & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr

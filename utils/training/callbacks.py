@@ -15,6 +15,7 @@ from pathlib import Path
 import keras
 
 from utils.atomic_files import commit, interrupts_deferred, write_text
+from utils.training.outputs import BACKUP_METADATA
 
 MONITOR = "val_accuracy"
 
@@ -126,7 +127,6 @@ class EpochBackup(keras.callbacks.Callback):
                     stale.unlink()
 
 
-BACKUP_METADATA = "training_metadata.json"
 LEGACY_WEIGHTS = "latest.weights.h5"  # the weights file of backups written by Keras's BackupAndRestore
 
 

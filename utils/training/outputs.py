@@ -22,6 +22,8 @@ from pathlib import Path
 from utils import atomic_files
 from utils.errors import InputError
 
+BACKUP_METADATA = "training_metadata.json"  # in NAME.backup/: the last finished epoch and its weights file
+
 
 @dataclass(frozen=True)
 class RunPaths:

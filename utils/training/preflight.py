@@ -22,7 +22,7 @@ import shutil
 from pathlib import Path
 
 from utils.errors import InputError
-from utils.training.outputs import RunPaths
+from utils.training.outputs import BACKUP_METADATA, RunPaths
 
 RUN_RECORD = "run.json"
 OWNED_RECORD = "owned.json"  # the files beside the model the run writes: recognised as its own on resumption
@@ -188,7 +188,6 @@ def is_backup(folder: Path) -> bool:
     """A backup folder this project writes: its records, and nothing but its weights files beside them; or what
     a kill while ``prepare`` writes the records leaves (the folder empty, or holding their partial files)."""
     from utils.atomic_files import PARTIAL_SUFFIX
-    from utils.training.callbacks import BACKUP_METADATA
 
     if not folder.is_dir():
         return False
