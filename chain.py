@@ -35,7 +35,6 @@ from pathlib import Path
 
 from utils.cli import ArgumentParser, entry_point
 from utils.errors import InputError
-from utils.garbage import collections_of_new_objects
 
 SCRIPTS = ("make_synthetic_dataset.py", "video_to_frames.py", "pretrain_teacher.py", "train_teacher.py",
            "train_student.py", "distill.py", "evaluate.py", "export_student.py", "predict.py")
@@ -86,16 +85,15 @@ def parse_command(command: str) -> Command:
 
 def run_here(command: Command) -> None:
     """Call the script's main() in this process; its one-line error keeps the script's name."""
-    with collections_of_new_objects():  # the objects of the scripts before it are not walked again
-        try:
-            importlib.import_module(command.script.removesuffix(".py")).main(command.arguments)
-        except InputError as error:
-            raise InputError(f"{command.script}: {error}") from None
-        except SystemExit as exit_:  # argparse's errors, and scripts that end with a status of their own
-            if exit_.code not in (0, None):
-                raise
-        if "keras" in sys.modules:  # free the finished script's models and graphs
-            sys.modules["keras"].backend.clear_session()
+    try:
+        importlib.import_module(command.script.removesuffix(".py")).main(command.arguments)
+    except InputError as error:
+        raise InputError(f"{command.script}: {error}") from None
+    except SystemExit as exit_:  # argparse's errors, and scripts that end with a status of their own
+        if exit_.code not in (0, None):
+            raise
+    if "keras" in sys.modules:  # free the finished script's models and graphs
+        sys.modules["keras"].backend.clear_session()
 
 
 def start_in_background(command: Command) -> BackgroundRun:

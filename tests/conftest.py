@@ -14,6 +14,15 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 LONGEST_FIRST = ("test_reproduce_paper.py", "test_reproduce_seeds.py", "test_distribution.py")
 
 
+def pytest_configure(config):
+    """Import TensorFlow as the scripts do (utils/garbage.py: its objects frozen, so that the full collections of
+    the tests' in-process runs skip them), except in pytest-xdist's controller, which runs no test."""
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", None):
+        from utils.tensorflow_runtime import import_tensorflow
+
+        import_tensorflow()
+
+
 def pytest_collection_modifyitems(session, config, items):
     rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order

@@ -1,9 +1,14 @@
-"""utils/garbage.py: collections inside the scope free new cycles and skip what was alive at its start."""
+"""utils/garbage.py: no full collection while a library imports, its objects frozen after, and later
+collections still free new cycles."""
 
 import gc
+import json
 import weakref
 
-from utils.garbage import collections_of_new_objects
+import pytest
+
+from tests.scripts import run_code
+from utils.garbage import paused_then_frozen
 
 
 class Node:
@@ -11,33 +16,58 @@ class Node:
         self.other = self  # a reference cycle: only a collection frees it
 
 
-def test_a_cycle_made_inside_the_scope_is_freed_and_older_objects_are_not_walked():
-    older = [Node() for _ in range(1000)]
-    assert gc.get_freeze_count() == 0
-    with collections_of_new_objects():
-        assert gc.get_freeze_count() >= len(older)  # alive at the start: frozen, so collections skip them
-        new = Node()
-        alive = weakref.ref(new)
-        del new
-        gc.collect()
-        assert alive() is None
-    assert gc.get_freeze_count() == 0  # back to ordinary collections
+@pytest.fixture
+def collections():
+    """The generations of the collections that run meanwhile."""
+    seen = []
+
+    def record(phase, info):
+        if phase == "start":
+            seen.append(info["generation"])
+
+    gc.callbacks.append(record)
+    yield seen
+    gc.callbacks.remove(record)
 
 
-def test_nested_scopes_unfreeze_only_when_the_outermost_ends():
-    with collections_of_new_objects():
-        outer = gc.get_freeze_count()
-        made_inside = [Node() for _ in range(1000)]
-        with collections_of_new_objects():
-            assert gc.get_freeze_count() >= outer + len(made_inside)  # the outer scope's objects frozen too
-        assert gc.get_freeze_count() >= outer  # still frozen: the outer scope is open
-    assert gc.get_freeze_count() == 0
+def test_nothing_is_collected_inside_and_what_was_made_is_frozen_after(collections):
+    frozen = gc.get_freeze_count()
+    with paused_then_frozen():
+        made = [Node() for _ in range(50_000)]  # far past the threshold of an automatic collection
+        assert collections == []
+    assert gc.isenabled() and gc.get_freeze_count() >= frozen + len(made)
+    walked = {id(o) for o in gc.get_objects()}
+    assert not any(id(node) in walked for node in made)  # frozen: outside the generations a collection walks
 
 
-def test_the_scope_ends_unfrozen_after_an_exception():
-    try:
-        with collections_of_new_objects():
-            raise RuntimeError("a model failed to load")
-    except RuntimeError:
+def test_a_cycle_made_after_is_freed_by_a_collection():
+    with paused_then_frozen():
         pass
-    assert gc.get_freeze_count() == 0
+    new = Node()
+    alive = weakref.ref(new)
+    del new
+    gc.collect()
+    assert alive() is None
+
+
+def test_a_paused_collector_stays_paused_and_an_exception_still_freezes():
+    gc.disable()
+    try:
+        frozen = gc.get_freeze_count()
+        with pytest.raises(ImportError), paused_then_frozen():
+            made = Node()
+            raise ImportError("a library failed to import")
+        assert not gc.isenabled() and gc.get_freeze_count() > frozen and made.other is made
+    finally:
+        gc.enable()
+
+
+def test_tensorflow_imported_by_the_scripts_way_is_frozen():
+    """The test scripts' fork server imported it through utils.tensorflow_runtime, as every script does."""
+    code = ("import gc, json, sys; print(json.dumps({'tensorflow': 'tensorflow' in sys.modules, "
+            "'frozen': gc.get_freeze_count(), 'walked': len(gc.get_objects()), 'enabled': gc.isenabled()}))")
+    result = run_code(code)
+    assert result.returncode == 0, result.stderr
+    state = json.loads(result.stdout)
+    assert state["tensorflow"] and state["enabled"]
+    assert state["frozen"] > 300_000 and state["walked"] < state["frozen"] / 10, state

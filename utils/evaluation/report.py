@@ -22,7 +22,6 @@ from utils import atomic_files
 from utils.data.frames_data import FramesData
 from utils.errors import InputError
 from utils.evaluation.held_out_clips import TestClips
-from utils.garbage import collections_of_new_objects
 from utils.ownership import claim
 
 COLUMNS = ("model", "role", "T", "test clips", "top-1 (%)", "top-5 (%)", "mean class acc. (%)", "macro F1 (%)",
@@ -166,10 +165,9 @@ def evaluate_models(data: FramesData, chosen: dict[Path, TestClips], output_dir:
     names = output_names(paths)
     atomic_files.require_folder_can_be_made(output_dir, f"--output_dir {output_dir}")
     claim(output_targets(output_dir, names), overwrite=False, aside=None)
-    with collections_of_new_objects():  # each model freed by clear_session, without walking TensorFlow's objects
-        # Every model is loaded, checked and scored before anything is written; one at a time: teachers are large.
-        scored = {name: score_model(path, name, data, chosen[path], batch_size, timing_runs)
-                  for path, name in zip(paths, names)}
+    # Every model is loaded, checked and scored before anything is written; one at a time: teachers are large.
+    scored = {name: score_model(path, name, data, chosen[path], batch_size, timing_runs)
+              for path, name in zip(paths, names)}
     atomic_files.require_writable_folder(output_dir, f"--output_dir {output_dir}")
     reports = {name: write_model_report(scored[name], name, data, chosen[path], output_dir / name)
                for path, name in zip(paths, names)}
