@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.results import save_measurement
+from bench.results import save_measurement, this_cpu
 
 ROOT = Path(__file__).resolve().parents[1]
 MEASURE = """
@@ -50,8 +50,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rounds", type=int, default=3, help="interpreters per way, alternating (default 3)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "imports.json")
     args = parser.parse_args(argv)
-    from bench.results import this_cpu
-
     runs = {way: [] for way in WAYS}
     for _ in range(args.rounds):
         for way, how in WAYS.items():

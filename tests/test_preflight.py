@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.scripts import lock_held_by_another_process
+from tests.scripts import ROOT, lock_held_by_another_process
 from utils.atomic_files import check_outputs_apart, output_lock
 from utils.errors import InputError
 from utils.ownership import ASIDE_RECORD
@@ -153,11 +155,6 @@ def test_a_backup_killed_while_its_records_were_written_is_the_runs_own(tmp_path
 def test_the_checks_distill_makes_before_tensorflow_loads_need_none_of_it(tmp_path):
     """distill.py claims its outputs before it imports TensorFlow (through utils.tensorflow_runtime, which keeps
     its start-up lines off stderr and its objects out of the collector's way): the claim must not import it."""
-    import subprocess
-    import sys
-
-    from tests.scripts import ROOT
-
     (tmp_path / "m.backup").mkdir()
     code = ("import sys; from pathlib import Path; from utils.training import preflight; "
             "from utils.training.outputs import RunPaths; "

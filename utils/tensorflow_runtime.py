@@ -13,6 +13,8 @@ import os
 import sys
 from collections.abc import Iterator
 
+from utils.garbage import paused_then_frozen
+
 
 @contextlib.contextmanager
 def native_stderr_hidden() -> Iterator[None]:
@@ -37,8 +39,6 @@ def native_stderr_hidden() -> Iterator[None]:
 def import_tensorflow() -> None:
     """Import tensorflow and keras with file descriptor 2 pointed at /dev/null meanwhile, and their objects
     kept out of the garbage collector's way (utils/garbage.py)."""
-    from utils.garbage import paused_then_frozen
-
     if "tensorflow" in sys.modules:
         return
     with native_stderr_hidden(), paused_then_frozen():
