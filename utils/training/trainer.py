@@ -51,15 +51,19 @@ def finish(paths: RunPaths, record_for: Callable[[keras.Model], dict]) -> tuple[
 
 
 def compile_classifier(model: keras.Model, optimizer: keras.optimizers.Optimizer | float,
-                       jit_compile="auto") -> None:
+                       jit_compile="auto", training: bool = True) -> None:
     """Cross-entropy on logits, as the paper (the networks end in logits, not softmax); ``optimizer``
-    may be Adam's learning rate."""
+    may be Adam's learning rate. For ``training``, the optimizer's slots are made now (a built model):
+    Keras's fit and train_on_batch make them inside the first traced step otherwise, which TensorFlow then
+    traces twice (docs/performance.md)."""
     model.compile(
         optimizer=keras.optimizers.Adam(optimizer) if isinstance(optimizer, (int, float)) else optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=jit_compile,
     )
+    if training and model.built:
+        model.optimizer.build(model.trainable_variables)
 
 
 def evaluate(model: keras.Model, dataset) -> dict:
@@ -202,7 +206,7 @@ def save_result(data, split, settings: TrainSettings, record: dict, train_second
 
     def scores(best: keras.Model, indices: np.ndarray) -> dict:
         if not best.compiled:
-            compile_classifier(best, settings.lr)  # for evaluate(): no step is taken
+            compile_classifier(best, settings.lr, training=False)  # for evaluate(): no step is taken
         return evaluate(best, clip_dataset(data, indices, settings.batch_size, shuffle=False, reader=reader))
 
     def with_metrics(best: keras.Model) -> dict:
