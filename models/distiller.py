@@ -70,8 +70,8 @@ class Distiller(keras.Model):
         self.distillation_loss_fn = distillation_loss_fn or keras.losses.KLDivergence()
         self.alpha = float(alpha)
         self.temperature = float(temperature)
-        # Every variable (optimizer slots, metric totals) made now from one symbolic batch: Keras's fit without a
-        # distribution strategy makes them inside its first traced step, which TensorFlow then traces twice.
+        # Every training variable made now from one symbolic batch, so that fit traces its first step once
+        # (docs/performance.md, "A model's first training step").
         clip = self.student.inputs[0]
         self._symbolic_build(data_batch=(keras.KerasTensor((1, *clip.shape[1:]), clip.dtype),
                                          keras.KerasTensor((1,), "int64")))

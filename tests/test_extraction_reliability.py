@@ -62,8 +62,8 @@ def references(old_videos, new_videos, tmp_path_factory):
 
 
 def old_set_at(out, references):
-    """A complete extraction of the old videos at ``out``: a copy of the module's reference one, the same files as
-    extracting them again (a second of work per test)."""
+    """A complete extraction of the old videos at ``out``: a copy of the module's reference one, the same files,
+    without the second that extracting them again takes per test."""
     shutil.copytree(references["old_folder"], out)
 
 
