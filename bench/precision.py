@@ -11,6 +11,12 @@ against ``--mixed_precision off``, side by side, and (``--parity``) the accuracy
            still learning and the seeds spread widely; --parity_epochs 50 (the reproduction's
            equal-budget student) gives a tighter comparison
 
+  depth    TensorFlow's own bfloat16 3-D filter gradient against float32's, per input depth 1-6 (batch 4,
+           4x4 frames, 32 channels): wrong at depth 2 on a CPU with AVX-512 BF16 in TensorFlow 2.21, which
+           models/bfloat16_conv.py works around; and what the workaround costs, a bfloat16 training step of
+           the demo's student and teacher (width 0.25, 16x32x32, batch 8) with TensorFlow's gradient and with
+           the layer's, alternating over five rounds
+
 On a CPU without bfloat16 units ``auto`` is float32, and both sides are the same computation.
 
     python -m bench.precision [--parity [--parity_epochs 50] [--seeds 0 1 2]] [--skip_speed]
@@ -23,6 +29,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +97,71 @@ def parity(workdir: Path, seeds: list[int], epochs: int = 20) -> dict:
             "auto_minus_off": {"mean": difference.mean, "ci95": [difference.low, difference.high]}}
 
 
+def filter_gradient_error(depth: int, guarded: bool) -> float:
+    """max |bfloat16 - float32| / max |float32| of a 3x3x3 'same' Conv3D's filter gradient at ``depth`` frames."""
+    import keras
+    import tensorflow as tf
+
+    from models.bfloat16_conv import Bfloat16GuardedConv3D
+
+    rng = np.random.default_rng(depth)
+    x = tf.constant(rng.normal(size=(4, depth, 4, 4, 32)).astype(np.float32))
+    kernels = {}
+    for dtype in ("float32", "mixed_bfloat16"):
+        layer = (Bfloat16GuardedConv3D if guarded else keras.layers.Conv3D)(32, 3, padding="same", dtype=dtype)
+        layer.build(x.shape)
+        layer.kernel.assign(rng.normal(size=layer.kernel.shape).astype(np.float32) * 0.05 if not kernels else
+                            kernels["float32"][1])
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(tf.cast(layer(x), tf.float32)))
+        kernels[dtype] = (tape.gradient(loss, layer.kernel).numpy(), layer.kernel)
+    want, got = kernels["float32"][0], kernels["mixed_bfloat16"][0]
+    return float(np.nan_to_num(np.abs(got - want).max(), nan=np.inf) / np.abs(want).max())
+
+
+def guard_cost(rounds: int = 5) -> dict:
+    """ms per bfloat16 training step of the demo's networks with TensorFlow's filter gradient everywhere
+    (``tensorflow``: wrong at depth 2 where its kernel is) and with models/bfloat16_conv.py's (``guarded``)."""
+    import keras
+
+    import models.bfloat16_conv as guard
+    from models.c3d import student_c3d, teacher_c3d
+    from utils.training.trainer import compile_classifier
+
+    rng = np.random.default_rng(0)
+    clips, labels = rng.integers(0, 256, (8, 16, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 8)
+    real = guard.uses_float32_filter_gradient
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    result = {}
+    try:
+        for name, build in (("student", student_c3d), ("teacher", teacher_c3d)):
+            models = {}
+            for side in ("tensorflow", "guarded"):  # the choice is made when the step is traced
+                guard.uses_float32_filter_gradient = real if side == "guarded" else (lambda *_: False)
+                models[side] = build(10, (16, 32, 32, 3), width=0.25)
+                compile_classifier(models[side], 1e-4)
+                for _ in range(2):
+                    models[side].train_on_batch(clips, labels)
+            seconds = {side: [] for side in models}
+            for _ in range(rounds):
+                for side, model in models.items():
+                    start = time.perf_counter()
+                    for _ in range(3):
+                        model.train_on_batch(clips, labels)
+                    seconds[side].append((time.perf_counter() - start) / 3)
+            result[name] = {side: float(np.median(values)) for side, values in seconds.items()}
+    finally:
+        guard.uses_float32_filter_gradient = real
+        keras.mixed_precision.set_global_policy("float32")
+    return result
+
+
+def depth_two() -> dict:
+    errors = {depth: {"tensorflow": filter_gradient_error(depth, False), "guarded": filter_gradient_error(depth, True)}
+              for depth in range(1, 7)}
+    return {"relative_error": errors, "step_seconds": guard_cost()}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--large", action="store_true", help="more clips and rounds")
@@ -104,6 +176,14 @@ def main(argv: list[str] | None = None) -> dict:
     from utils.machine import describe_cpu
 
     result = {"cpu": describe_cpu()}
+    d = result["depth"] = depth_two()
+    for depth, error in d["relative_error"].items():
+        print(f"bfloat16 filter gradient at depth {depth}, relative to float32: TensorFlow's {error['tensorflow']:.3g}, "
+              f"models/bfloat16_conv.py's {error['guarded']:.3g}")
+    for name, seconds in d["step_seconds"].items():
+        print(f"bfloat16 step of the demo's {name}: TensorFlow's filter gradient {1000 * seconds['tensorflow']:.1f} ms, "
+              f"the guarded layers' {1000 * seconds['guarded']:.1f} ms "
+              f"({seconds['tensorflow'] / seconds['guarded']:.2f}x)")
     if not args.skip_speed:
         s = result["speed"] = speed(args.workdir, 128 if args.large else 64, 3)
         print(f"train_student.py, width 1.0, 16x112x112, batch 8: default (auto) "

@@ -148,6 +148,20 @@ def conv1_gradient_rows(r: dict) -> list[dict]:
 
 def precision_rows(r: dict) -> list[dict]:
     rows = []
+    d = r.get("depth")  # absent from results written before models/bfloat16_conv.py
+    if d:
+        error = d["relative_error"]
+        wrong = [depth for depth, e in error.items() if e["tensorflow"] > 0.05]
+        rows.append(row("bfloat16 3-D filter gradient, depths 1-6, largest error relative to float32",
+                        f"{max(e['guarded'] for e in error.values()):.3g} (models/bfloat16_conv.py)",
+                        f"TensorFlow's {max(e['tensorflow'] for e in error.values()):.3g}"
+                        + (f", wrong at depth {', '.join(map(str, wrong))}" if wrong else ""),
+                        "—", "≤ 0.05", max(e["guarded"] for e in error.values()) <= 0.05))
+        for name, seconds in d["step_seconds"].items():
+            ratio = seconds["tensorflow"] / seconds["guarded"]
+            rows.append(row(f"bfloat16 training step, demo {name} (width 0.25, 16×32×32, batch 8)",
+                            f"{1000 * seconds['guarded']:.1f} ms guarded",
+                            f"TensorFlow's gradient {1000 * seconds['tensorflow']:.1f} ms", f"{ratio:.2f}×"))
     s = r.get("speed")  # absent from a --skip_speed run
     if s:
         chosen = s["chosen"]["auto"].split("(")[0].strip()  # without the why, which can name bfloat16 too

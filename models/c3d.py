@@ -17,9 +17,9 @@ Layer table (3x3x3 convolutions, stride 1, 'same' padding, ReLU; teacher / stude
 At 16x112x112 pool5 gives 1x4x4 cells, so flatten has 8192 (teacher) or 2048 (student) values.
 
 Saved models load with ``keras.models.load_model`` once this module is imported: importing it registers
-this project's layers with Keras (conv1's FewChannelConv3D, the Sports-1M variant's Sports1MPreprocess). The
-Sports-1M weight files are read and written by models/sports1m.py; the check that a model outputs
-logits is models/logits.py.
+this project's layers with Keras (conv1's FewChannelConv3D, the other convolutions' Bfloat16GuardedConv3D, the
+Sports-1M variant's Sports1MPreprocess). The Sports-1M weight files are read and written by models/sports1m.py;
+the check that a model outputs logits is models/logits.py.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from models.bfloat16_conv import Bfloat16GuardedConv3D
 from models.few_channel_conv import FewChannelConv3D
 from utils.errors import InputError
 
@@ -171,7 +172,8 @@ def _c3d(*, name: str, num_classes: int, input_shape: Sequence[int], filters: Se
     shape = check_input_shape(input_shape)
 
     def conv(units: int, layer_name: str) -> layers.Layer:
-        kind = FewChannelConv3D if layer_name == "conv1" else layers.Conv3D  # RGB in: models/few_channel_conv.py
+        # RGB in: models/few_channel_conv.py; the others: models/bfloat16_conv.py
+        kind = FewChannelConv3D if layer_name == "conv1" else Bfloat16GuardedConv3D
         return kind(units, 3, padding="same", activation="relu", name=layer_name)
 
     def pool(size: tuple[int, int, int], layer_name: str) -> layers.Layer:

@@ -19,7 +19,8 @@ TensorFlow's gradient, whose kernels this rewrite has not been measured against.
 from __future__ import annotations
 
 import keras
-from keras import layers
+
+from models.bfloat16_conv import Bfloat16GuardedConv3D, gpu_visible
 
 PLANAR_MAX_FILTERS = 16  # where the 2-D gradients were the faster on every shape measured (module docstring)
 PLANAR_BUDGET = 65_536  # filters × frame height × frame width
@@ -28,12 +29,6 @@ PLANAR_BUDGET = 65_536  # filters × frame height × frame width
 def uses_planar_gradient(filters: int, height: int | None, width: int | None) -> bool:
     return (height is not None and width is not None and filters <= PLANAR_MAX_FILTERS
             and filters * height * width <= PLANAR_BUDGET)
-
-
-def gpu_visible() -> bool:
-    import tensorflow as tf
-
-    return bool(tf.config.list_physical_devices("GPU"))  # physical: listing them leaves the runtime unconfigured
 
 
 def conv3d_with_planar_filter_gradient(x, kernel):
@@ -71,10 +66,10 @@ def planar_filter_gradient(x, dy, kernel_shape):
 
 
 @keras.saving.register_keras_serializable(package="har_kd")
-class FewChannelConv3D(layers.Conv3D):
+class FewChannelConv3D(Bfloat16GuardedConv3D):
     """layers.Conv3D with the filter gradient of the module docstring where it applies (float32, stride 1,
-    'same' padding, no dilation or groups, channels last, odd kernel, uses_planar_gradient, no GPU); the same
-    layer otherwise."""
+    'same' padding, no dilation or groups, channels last, odd kernel, uses_planar_gradient, no GPU), and
+    Bfloat16GuardedConv3D's elsewhere."""
 
     def convolution_op(self, inputs, kernel):
         planar = (keras.backend.backend() == "tensorflow" and self.padding == "same" and self.data_format == "channels_last"

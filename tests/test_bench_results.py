@@ -108,6 +108,19 @@ def test_precision_rows_give_the_paired_difference_and_allow_a_parity_only_run()
     assert first["met"] == "yes" and second["ratio"] == "—" and "20 epochs" in second["benchmark"]
 
 
+def test_precision_rows_name_the_depths_where_tensorflows_bfloat16_filter_gradient_is_wrong():
+    errors = {str(d): {"tensorflow": 0.004, "guarded": 0.004} for d in range(1, 7)}
+    steps = {"student": {"tensorflow": 0.0186, "guarded": 0.0175}}
+    right, step = results.precision_rows({"depth": {"relative_error": errors, "step_seconds": steps}})
+    assert right["reference"] == "TensorFlow's 0.004" and right["met"] == "yes"
+    assert step["this project"] == "17.5 ms guarded" and step["ratio"] == "1.06×"
+    errors["2"] = {"tensorflow": float("inf"), "guarded": 0.0047}
+    wrong, _ = results.precision_rows({"depth": {"relative_error": errors, "step_seconds": steps}})
+    assert wrong["reference"] == "TensorFlow's inf, wrong at depth 2" and wrong["this project"].startswith("0.0047")
+    errors["2"]["guarded"] = 0.5
+    assert results.precision_rows({"depth": {"relative_error": errors, "step_seconds": {}}})[0]["met"] == "**no**"
+
+
 @pytest.fixture
 def cpu(monkeypatch):
     """Make this machine's CPU the one named: cpu("Model", ["flag", ...])."""

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from models.bfloat16_conv import Bfloat16GuardedConv3D
 from models.c3d import student_c3d, teacher_c3d
 from models.few_channel_conv import FewChannelConv3D, planar_filter_gradient
 from tests.scripts import run_code
@@ -89,7 +90,7 @@ def test_the_networks_use_it_for_conv1_alone_and_it_saves_and_loads_as_itself(tm
     for build in (student_c3d, teacher_c3d):
         model = build(5, (16, 32, 32, 3), width=0.125)
         kinds = {layer.name: type(layer) for layer in model.layers if isinstance(layer, keras.layers.Conv3D)}
-        assert kinds.pop("conv1") is FewChannelConv3D and set(kinds.values()) == {keras.layers.Conv3D}
+        assert kinds.pop("conv1") is FewChannelConv3D and set(kinds.values()) == {Bfloat16GuardedConv3D}
     path = tmp_path / "student.keras"
     model.save(path)
     clips = np.random.default_rng(0).integers(0, 256, (2, 16, 32, 32, 3), np.uint8)
@@ -97,6 +98,7 @@ def test_the_networks_use_it_for_conv1_alone_and_it_saves_and_loads_as_itself(tm
     np.save(tmp_path / "logits.npy", model.predict(clips, verbose=0))
     code = ("import sys, numpy as np, keras, models.c3d; m = keras.models.load_model(sys.argv[1]); "
             "assert type(m.get_layer('conv1')).__name__ == 'FewChannelConv3D'; "
+            "assert type(m.get_layer('conv5a')).__name__ == 'Bfloat16GuardedConv3D'; "
             "np.testing.assert_allclose(m.predict(np.load(sys.argv[2]), verbose=0), np.load(sys.argv[3]), rtol=1e-6, "
             "atol=1e-6); print('loaded')")
     result = run_code(code, path, tmp_path / "clips.npy", tmp_path / "logits.npy", timeout=120)
