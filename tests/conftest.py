@@ -1,3 +1,4 @@
+import os
 import signal
 
 import utils  # noqa: F401  sets TensorFlow's CPU options (utils/__init__.py) before any test imports it
@@ -16,7 +17,14 @@ LONGEST_FIRST = ("test_reproduce_paper.py", "test_reproduce_seeds.py", "test_dis
 
 def pytest_configure(config):
     """Import TensorFlow as the scripts do (utils/garbage.py: its objects frozen, so that the full collections of
-    the tests' in-process runs skip them), except in pytest-xdist's controller, which runs no test."""
+    the tests' in-process runs skip them), except in pytest-xdist's controller, which runs no test. Each worker's
+    TensorFlow pools (and those of the scripts it starts) get the cores divided among the workers, as the steps of
+    a reproduction run side by side do: pools of one thread per core each, in every worker, put twice as many
+    busy threads as cores on the CPUs (docs/testing.md)."""
+    if hasattr(config, "workerinput"):
+        from utils.reproduction.side_by_side import thread_share
+
+        os.environ.update(thread_share(int(config.workerinput["workercount"])))  # variables set by hand win
     if hasattr(config, "workerinput") or not config.getoption("numprocesses", None):
         from utils.tensorflow_runtime import import_tensorflow
 
