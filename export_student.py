@@ -47,6 +47,7 @@ from utils.cli import (
     Number,
     add_data_arguments,
     add_other_frames_argument,
+    ctrl_c_as_keyboard_interrupt,
     entry_point,
 )
 from utils.errors import InputError
@@ -83,36 +84,37 @@ def main(argv: list[str] | None = None) -> None:
 
     staged = None
     try:  # Ctrl-C at any point says what the output folder holds
-        from utils.data.frames_data import open_frames
-        from utils.evaluation.held_out_clips import test_clips_for
+        with ctrl_c_as_keyboard_interrupt():  # also one that TensorFlow's bindings turned into an error
+            from utils.data.frames_data import open_frames
+            from utils.evaluation.held_out_clips import test_clips_for
 
-        data = open_frames(args.data, args.annotations)
-        check_outputs_apart({"--output_dir": args.output_dir},
-                            {"--data": data.frames_path, "--recognizer": args.recognizer})
-        clips = test_clips_for(args.recognizer, data, allow_other_frames=args.allow_other_frames)
-        indices = clips.indices[:args.max_clips] if args.max_clips else clips.indices
+            data = open_frames(args.data, args.annotations)
+            check_outputs_apart({"--output_dir": args.output_dir},
+                                {"--data": data.frames_path, "--recognizer": args.recognizer})
+            clips = test_clips_for(args.recognizer, data, allow_other_frames=args.allow_other_frames)
+            indices = clips.indices[:args.max_clips] if args.max_clips else clips.indices
 
-        from utils.export import export_set
+            from utils.export import export_set
 
-        with output_lock(args.output_dir, "--output_dir"):
-            export_set.recover(args.output_dir)
-            before = export_set.check_output_folder(args.output_dir)
+            with output_lock(args.output_dir, "--output_dir"):
+                export_set.recover(args.output_dir)
+                before = export_set.check_output_folder(args.output_dir)
 
-            from utils.tensorflow_runtime import import_tensorflow
+                from utils.tensorflow_runtime import import_tensorflow
 
-            import_tensorflow()
-            import numpy as np
+                import_tensorflow()
+                import numpy as np
 
-            from models.logits import load_logits_model
-            from utils.export.report import export_all
+                from models.logits import load_logits_model
+                from utils.export.report import export_all
 
-            record = read_sidecar(args.recognizer)
-            model = load_logits_model(args.recognizer, "--recognizer", record)
-            train = np.asarray(record["split"]["train_indices"], np.int64)
-            calibration = train[np.linspace(0, len(train) - 1, min(args.calibration_clips, len(train))).astype(int)]
-            with export_set.staged_export(args.output_dir, before) as staged:
-                reports, recommended = export_all(model, args.recognizer, record, data, indices, staged.folder,
-                                                  args.batch_size, args.timing_runs, calibration)
+                record = read_sidecar(args.recognizer)
+                model = load_logits_model(args.recognizer, "--recognizer", record)
+                train = np.asarray(record["split"]["train_indices"], np.int64)
+                calibration = train[np.linspace(0, len(train) - 1, min(args.calibration_clips, len(train))).astype(int)]
+                with export_set.staged_export(args.output_dir, before) as staged:
+                    reports, recommended = export_all(model, args.recognizer, record, data, indices, staged.folder,
+                                                      args.batch_size, args.timing_runs, calibration)
     except KeyboardInterrupt:
         on_disk = staged.on_disk() if staged else f"nothing was changed in {args.output_dir}"
         print(f"\nexport_student.py: interrupted; {on_disk}. Run the same command again to export.", file=sys.stderr)

@@ -177,6 +177,24 @@ def test_ctrl_c_says_what_is_on_disk(model, earlier_export, tmp_path):
     assert str(out) in line and not leftovers(out)
 
 
+def test_a_ctrl_c_that_tensorflows_bindings_turned_into_an_error_says_what_is_on_disk(model, earlier_export, tmp_path,
+                                                                                    monkeypatch):
+    from tests.test_interruptions import CTRL_C_IN_BINDINGS
+    from utils.export import report
+
+    def interrupted_conversion(*args, **kwargs):
+        raise RuntimeError(CTRL_C_IN_BINDINGS)
+
+    monkeypatch.setattr(report, "export_all", interrupted_conversion)
+    out = copy_of(earlier_export[0], tmp_path)
+    result = run_in_process("export_student.py", *export_arguments(model, out))
+    assert result.returncode == 130, result.stderr
+    line, = result.stderr.strip().splitlines()
+    assert line == (f"export_student.py: interrupted; {out.resolve()} still holds the earlier export, unchanged (a new "
+                    "one is swapped in only once complete). Run the same command again to export.")
+    assert which_set(out) == "old" and not leftovers(out)
+
+
 @pytest.mark.parametrize("layout, named", [
     ({"notes.txt": "mine"}, "notes.txt"),
     ({"export_report.json": "{}", "model.keras": "not an export's"}, "model.keras"),

@@ -130,3 +130,27 @@ def test_a_script_called_in_process_keeps_the_callers_ctrl_c():
 
     entry_point(lambda: None, "script.py", ends_process=False)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+# what pybind11 raised when a Ctrl-C landed while TensorFlow converted one of its own errors (a TFLite conversion
+# loading its SavedModel, seen once in this suite)
+CTRL_C_IN_BINDINGS = ("pybind11::error_already_set: MISMATCH of original and normalized active exception types: "
+                      "ORIGINAL InvalidArgumentError REPLACED BY KeyboardInterrupt: <EMPTY MESSAGE>")
+
+
+def test_a_ctrl_c_that_tensorflows_bindings_turned_into_an_error_is_still_a_ctrl_c(capsys):
+    from utils.cli import EXIT_INTERRUPTED, INTERRUPTED_TRAINING, entry_point
+
+    def main():
+        raise RuntimeError(CTRL_C_IN_BINDINGS)
+
+    with pytest.raises(SystemExit) as ended:
+        entry_point(main, "script.py", INTERRUPTED_TRAINING, ends_process=False)
+    assert ended.value.code == EXIT_INTERRUPTED
+    assert capsys.readouterr().err.strip() == f"script.py: {INTERRUPTED_TRAINING}"
+
+    def other():
+        raise RuntimeError("pybind11::error_already_set: something else")
+
+    with pytest.raises(RuntimeError, match="something else"):  # any other RuntimeError is a bug: its traceback
+        entry_point(other, "script.py", ends_process=False)

@@ -7,6 +7,7 @@ no traceback; Ctrl-C ends with status 130 and a line instead of a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import signal
 import sys
@@ -164,7 +165,8 @@ def entry_point(main: Callable[[], None], prog: str, interrupted: str = INTERRUP
     interpreter's shutdown (TensorFlow's teardown takes a moment) would otherwise die of the signal,
     status -2 and no word, after a run that had finished or had said what it left on disk."""
     try:
-        main()
+        with ctrl_c_as_keyboard_interrupt():
+            main()
     except KeyboardInterrupt:
         _ignore_ctrl_c(ends_process)
         print(f"\n{prog}: {interrupted}", file=sys.stderr)
@@ -177,6 +179,24 @@ def entry_point(main: Callable[[], None], prog: str, interrupted: str = INTERRUP
         sys.exit(EXIT_BAD_INPUT)
     finally:
         _ignore_ctrl_c(ends_process)
+
+
+# pybind11's words when the KeyboardInterrupt of a Ctrl-C replaced an error it was converting (TensorFlow raises and
+# catches errors in its own normal work, such as loading a SavedModel for the TFLite converter)
+CTRL_C_IN_BINDINGS = "REPLACED BY KeyboardInterrupt"
+
+
+@contextlib.contextmanager
+def ctrl_c_as_keyboard_interrupt():
+    """A Ctrl-C that arrives while TensorFlow's pybind11 bindings convert one of its errors comes out of them as a
+    RuntimeError (pybind11 sees the exception change under it); raised here as the KeyboardInterrupt it was, so that
+    the run says what it left on disk and exits 130 instead of printing a traceback."""
+    try:
+        yield
+    except RuntimeError as error:
+        if CTRL_C_IN_BINDINGS not in str(error):
+            raise
+        raise KeyboardInterrupt from error
 
 
 def _ignore_ctrl_c(ends_process: bool) -> None:
