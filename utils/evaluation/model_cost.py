@@ -73,7 +73,7 @@ def profiler_flops(model: keras.Model) -> int:
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2_as_graph
 
     spec = tf.TensorSpec((1, *model.inputs[0].shape[1:]), model.inputs[0].dtype)
-    concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+    concrete = tf.function(lambda x: model(x, training=False), autograph=False).get_concrete_function(spec)
     frozen, _ = convert_variables_to_constants_v2_as_graph(concrete)
     builder = tf.compat.v1.profiler.ProfileOptionBuilder
     options = builder(builder.float_operation()).with_empty_output().build()
@@ -131,7 +131,7 @@ def cpu_speed(model: keras.Model, runs: int = 10, throughput_batch: int = 8) -> 
     rng = np.random.default_rng(0)
     medians = {}
     with tf.device("/CPU:0"):
-        call = tf.function(lambda clips: model(clips, training=False))
+        call = tf.function(lambda clips: model(clips, training=False), autograph=False)
         for batch in (1, throughput_batch):
             clips = tf.constant(rng.integers(0, 256, (batch, *shape), dtype=np.uint8))
             medians[batch] = median_call_seconds(lambda: call(clips).numpy(), runs)

@@ -97,7 +97,7 @@ class Recognizer:
         from models.logits import load_logits_model
 
         model = load_logits_model(path, "--recognizer", self.record)  # checks it against the sidecar
-        call = tf.function(lambda clips: model(clips, training=False))
+        call = tf.function(lambda clips: model(clips, training=False), autograph=False)
         return lambda clip: call(clip[None]).numpy()[0]
 
     def _tflite(self, path: Path, sidecar: Path):

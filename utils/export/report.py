@@ -48,7 +48,7 @@ def export_all(model, model_path: Path, record: dict, data: FramesData, indices:
     print(f"comparing on {len(indices)} test clips of {model_path}", flush=True)
     reference, _ = predict_logits(model, data, indices, batch_size)
     reader = ClipReader(data)
-    keras_call = tf.function(lambda x: model(x, training=False))
+    keras_call = tf.function(lambda x: model(x, training=False), autograph=False)
     runners = {"Keras (.keras)": lambda x: keras_call(x).numpy()}
     reports = [FormReport("Keras (.keras)", "keras", keras_copy.name, keras_copy.stat().st_size, 1.0, 0.0, 0.0, None)]
 

@@ -102,6 +102,9 @@ def clip_dataset(
 
     parallel = max(2, available_cores())
     dataset = batched_indices(indices, batch_size, shuffle, seed, repeat, share)
+    # AutoGraph off here and in the functions of models below: they have no Python control flow on tensors to
+    # convert, and converting them cost 0.2-0.3 s in a process's first training (docs/testing.md)
+    load = tf.autograph.experimental.do_not_convert(load)
     return with_fixed_parallelism(dataset.map(load, num_parallel_calls=parallel, deterministic=True), parallel)
 
 
@@ -117,9 +120,9 @@ def batched_indices(indices: np.ndarray, batch_size: int, shuffle: bool, seed: i
         return dataset.batch(batch_size)
     first, replicas, total = share
     per_replica = batch_size // total
-    return dataset.batch(batch_size, drop_remainder=True).map(
+    return dataset.batch(batch_size, drop_remainder=True).map(tf.autograph.experimental.do_not_convert(
         lambda batch: tf.reshape(batch[first * per_replica:(first + replicas) * per_replica],
-                                 (replicas, per_replica))).unbatch()
+                                 (replicas, per_replica)))).unbatch()
 
 
 def with_fixed_parallelism(dataset: tf.data.Dataset, parallel: int) -> tf.data.Dataset:
@@ -151,5 +154,6 @@ def logits_over(model, dataset) -> np.ndarray:
     """Float32 logits of every clip of a (clips, labels) dataset, in order: a compiled call per batch
     rather than Model.predict, which Keras 3.15 cannot run under MultiWorkerMirroredStrategy."""
     call = tf.function(lambda clips: tf.cast(model(clips, training=False), tf.float32), reduce_retracing=True,
+                       autograph=False,
                        input_signature=[clips_spec(dataset)])
     return np.concatenate([call(clips).numpy() for clips, _ in dataset])

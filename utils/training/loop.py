@@ -119,12 +119,13 @@ def epoch_loop(model: keras.Model, strategy, train_input: Callable, validation, 
     # sees a smaller batch (clip_dataset drops it) and keeps tf.function's own tracing.
     single = strategy.num_replicas_in_sync == 1
 
-    @tf.function(reduce_retracing=True, input_signature=[batches.element_spec] if single else None)
+    @tf.function(reduce_retracing=True, input_signature=[batches.element_spec] if single else None,
+                 autograph=False)
     def train_step(batch):
         strategy.run(replica_step, args=(batch,))
 
     network = logits_part(deployable(model))  # traced once per run, not once per epoch
-    predict = tf.function(lambda clips: network(clips, training=False), reduce_retracing=True,
+    predict = tf.function(lambda clips: network(clips, training=False), reduce_retracing=True, autograph=False,
                           input_signature=None if validation is None else [clips_spec(validation)])
     model.stop_training = False
     callback_list.on_train_begin()
