@@ -1,6 +1,7 @@
 import gc
 import os
 import signal
+import sys
 
 import pytest
 
@@ -24,14 +25,23 @@ def pytest_configure(config):
     TensorFlow pools (and those of the scripts it starts) get the cores divided among the workers, as the steps of
     a reproduction run side by side do: pools of one thread per core each, in every worker, put twice as many
     busy threads as cores on the CPUs (docs/testing.md)."""
+    runs_tests = hasattr(config, "workerinput") or not config.getoption("numprocesses", None)
+    # as the fork server's preload: NumPy's BLAS pool would be a second thread at the fork
+    one_blas_thread = runs_tests and "numpy" not in sys.modules and "OPENBLAS_NUM_THREADS" not in os.environ
+    if one_blas_thread:
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
     if hasattr(config, "workerinput"):
         from utils.reproduction.side_by_side import thread_share
 
         os.environ.update(thread_share(int(config.workerinput["workercount"])))  # variables set by hand win
-    if hasattr(config, "workerinput") or not config.getoption("numprocesses", None):
+    if runs_tests:
+        from tests.preloaded import fork_server_from_here
         from utils.tensorflow_runtime import import_tensorflow
 
         import_tensorflow()
+    if one_blas_thread:
+        del os.environ["OPENBLAS_NUM_THREADS"]
+        fork_server_from_here()  # this process is now what the server's preload makes: no second import
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -9,7 +9,9 @@ TensorFlow's options from that environment. TensorFlow has made no thread, devic
 the fork (its runtime starts at the first operation), which is what makes the fork safe; the server
 imports it with OpenBLAS at one thread, so that it forks as a single-threaded process.
 
-The server is multiprocessing's forkserver, started once per test worker on first use. What a fresh
+The server is multiprocessing's forkserver, one per test worker: forked from the worker itself right after its
+own import of TensorFlow (``fork_server_from_here``, called by tests/conftest.py), so that TensorFlow is imported
+once per worker, not twice; or else started on first use, importing it anew. What a fresh
 interpreter reads only at import (TF_ENABLE_ONEDNN_OPTS, TF_CPP_MIN_LOG_LEVEL, HAR_KD_TF_LOGS) is the
 server's: a test that varies those starts a new interpreter (``subprocess.run([sys.executable, ...])``), as
 tests/test_interruptions.py does for the interpreter's own shutdown.
@@ -172,11 +174,73 @@ def _group_of(pid: int) -> int | None:
 
 
 def start_server() -> None:
-    """The server, started by the first process of this test worker, which waits for its import."""
+    """The server: the one forked at the test worker's start (fork_server_from_here), or else multiprocessing's own,
+    started by the first process of this test worker, which waits for its import."""
     _context.set_forkserver_preload([PRELOAD])
     from multiprocessing import forkserver
 
     forkserver.ensure_running()
+
+
+def fork_server_from_here() -> bool:
+    """Fork the server from this process, which has imported TensorFlow as the server's preload does and nothing
+    has run yet (no TensorFlow thread, device or session; NumPy's BLAS at one thread: the caller says so), instead
+    of a server that imports TensorFlow again (about 6 s of CPU per test worker). multiprocessing then uses it as
+    its own. The server keeps only its listening socket, its end of the "alive" pipe and stdin/stdout/stderr (not
+    pytest-xdist's channel), and forgets the project's modules, as the preload does. False when a server runs."""
+    import faulthandler
+    import socket
+    from multiprocessing import connection, forkserver, resource_tracker
+
+    server = forkserver._forkserver
+    with server._lock:
+        if server._forkserver_pid is not None:
+            return False
+        resource_tracker.ensure_running()
+        listener = socket.socket(socket.AF_UNIX)
+        address = connection.arbitrary_address("AF_UNIX")
+        listener.bind(address)
+        os.chmod(address, 0o600)
+        listener.listen()
+        alive_r, alive_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the server: never returns
+            status = 1
+            try:
+                faulthandler.disable()  # pytest's, on a copy of the worker's stderr
+                low = 3
+                for fd in sorted({listener.fileno(), alive_r}):
+                    os.closerange(low, fd)
+                    low = fd + 1
+                os.closerange(low, os.sysconf("SC_OPEN_MAX"))
+                for name in [name for name in sys.modules if name.split(".")[0] in ("utils", "models", "tests")]:
+                    del sys.modules[name]
+                _interpreters_warning_filters()  # not pytest's, in force while it configures
+                forkserver.main(listener.fileno(), alive_r, [])
+            except SystemExit:
+                status = 0  # every client gone: the way forkserver.main ends
+            finally:
+                os._exit(status)
+        os.close(alive_r)
+        listener.close()
+        server._forkserver_address = address
+        server._forkserver_alive_fd = alive_w
+        server._forkserver_pid = pid
+    return True
+
+
+def _interpreters_warning_filters() -> None:
+    """The warning filters a new interpreter starts with: Python's defaults (a release build's), then those of -W and
+    PYTHONWARNINGS (sys.warnoptions), as CPython sets them up."""
+    import warnings
+
+    warnings.resetwarnings()
+    if not hasattr(sys, "gettotalrefcount"):
+        warnings.filters[:] = [("default", None, DeprecationWarning, "__main__", 0)] + [
+            ("ignore", None, category, None, 0)
+            for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)]
+        warnings._filters_mutated()
+    warnings._processoptions(sys.warnoptions)
 
 
 def run(argv: list[str], timeout: float = 300, env: dict[str, str] | None = None, cwd=ROOT,
