@@ -39,9 +39,9 @@ def pytest_configure(config):
         from utils.tensorflow_runtime import import_tensorflow
 
         import_tensorflow()
-    if one_blas_thread:
-        del os.environ["OPENBLAS_NUM_THREADS"]
-        fork_server_from_here()  # this process is now what the server's preload makes: no second import
+        if one_blas_thread:
+            del os.environ["OPENBLAS_NUM_THREADS"]
+            fork_server_from_here()  # this process is now what the server's preload makes: no second import
 
 
 def pytest_collection_modifyitems(session, config, items):

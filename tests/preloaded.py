@@ -185,7 +185,7 @@ def start_server() -> None:
 def fork_server_from_here() -> bool:
     """Fork the server from this process, which has imported TensorFlow as the server's preload does and nothing
     has run yet (no TensorFlow thread, device or session; NumPy's BLAS at one thread: the caller says so), instead
-    of a server that imports TensorFlow again (about 6 s of CPU per test worker). multiprocessing then uses it as
+    of a server that imports TensorFlow again (4.3-5.1 s of its CPU per test worker, docs/testing.md). multiprocessing then uses it as
     its own. The server keeps only its listening socket, its end of the "alive" pipe and stdin/stdout/stderr (not
     pytest-xdist's channel), and forgets the project's modules, as the preload does. False when a server runs."""
     import faulthandler

@@ -179,11 +179,11 @@ def test_ctrl_c_says_what_is_on_disk(model, earlier_export, tmp_path):
 
 def test_a_ctrl_c_that_tensorflows_bindings_turned_into_an_error_says_what_is_on_disk(model, earlier_export, tmp_path,
                                                                                     monkeypatch):
-    from tests.test_interruptions import CTRL_C_IN_BINDINGS
+    from tests.test_interruptions import PYBIND11_CTRL_C_ERROR
     from utils.export import report
 
     def interrupted_conversion(*args, **kwargs):
-        raise RuntimeError(CTRL_C_IN_BINDINGS)
+        raise RuntimeError(PYBIND11_CTRL_C_ERROR)
 
     monkeypatch.setattr(report, "export_all", interrupted_conversion)
     out = copy_of(earlier_export[0], tmp_path)

@@ -134,7 +134,7 @@ def test_a_script_called_in_process_keeps_the_callers_ctrl_c():
 
 # what pybind11 raised when a Ctrl-C landed while TensorFlow converted one of its own errors (a TFLite conversion
 # loading its SavedModel, seen once in this suite)
-CTRL_C_IN_BINDINGS = ("pybind11::error_already_set: MISMATCH of original and normalized active exception types: "
+PYBIND11_CTRL_C_ERROR = ("pybind11::error_already_set: MISMATCH of original and normalized active exception types: "
                       "ORIGINAL InvalidArgumentError REPLACED BY KeyboardInterrupt: <EMPTY MESSAGE>")
 
 
@@ -142,7 +142,7 @@ def test_a_ctrl_c_that_tensorflows_bindings_turned_into_an_error_is_still_a_ctrl
     from utils.cli import EXIT_INTERRUPTED, INTERRUPTED_TRAINING, entry_point
 
     def main():
-        raise RuntimeError(CTRL_C_IN_BINDINGS)
+        raise RuntimeError(PYBIND11_CTRL_C_ERROR)
 
     with pytest.raises(SystemExit) as ended:
         entry_point(main, "script.py", INTERRUPTED_TRAINING, ends_process=False)
