@@ -70,8 +70,8 @@ def tflite_forms(model, folder: Path, runs: int, rounds: int = 3) -> dict:
     import functools
 
     import numpy as np
-    import tensorflow as tf
 
+    from models.logits import inference_call
     from utils.evaluation.model_cost import interleaved_median_seconds
     from utils.export.forms import tflite_bytes, tflite_runner
 
@@ -79,7 +79,7 @@ def tflite_forms(model, folder: Path, runs: int, rounds: int = 3) -> dict:
     paths = {"float32": folder / "student_float32.tflite", "int8": folder / "student_int8.tflite"}
     for form, path in paths.items():
         path.write_bytes(tflite_bytes(model, form, calibration=clips[1:] if form == "int8" else None))
-    runners = {"keras": lambda c, call=tf.function(lambda c: model(c, training=False)): call(c).numpy(),
+    runners = {"keras": lambda c, call=inference_call(model): call(c).numpy(),
                **{form: tflite_runner(path) for form, path in paths.items()}}
     seconds = interleaved_median_seconds({form: functools.partial(run, clips[:1]) for form, run in runners.items()},
                                          runs * rounds, rounds)

@@ -89,6 +89,14 @@ def load_logits_model(path: str | os.PathLike, what: str, record: dict | None = 
     return logits_part(load_recognizer(path, what, record))
 
 
+def inference_call(model: keras.Model, **options):
+    """``model(clips, training=False)`` as one traced TensorFlow function (``options``: tf.function's). AutoGraph is
+    left off: a model call has no Python control flow on tensors to convert (docs/testing.md)."""
+    import tensorflow as tf
+
+    return tf.function(lambda clips: model(clips, training=False), autograph=False, **options)
+
+
 def check_matches_record(model: keras.Model, record: dict, label: str) -> None:
     """InputError unless ``model`` takes one clip batch of the sidecar's input shape and gives one score
     per sidecar class: a model swapped for another beside an old sidecar would be scored against the

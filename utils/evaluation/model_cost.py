@@ -72,8 +72,10 @@ def profiler_flops(model: keras.Model) -> int:
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2_as_graph
 
+    from models.logits import inference_call
+
     spec = tf.TensorSpec((1, *model.inputs[0].shape[1:]), model.inputs[0].dtype)
-    concrete = tf.function(lambda x: model(x, training=False), autograph=False).get_concrete_function(spec)
+    concrete = inference_call(model).get_concrete_function(spec)
     frozen, _ = convert_variables_to_constants_v2_as_graph(concrete)
     builder = tf.compat.v1.profiler.ProfileOptionBuilder
     options = builder(builder.float_operation()).with_empty_output().build()
@@ -127,11 +129,13 @@ def cpu_speed(model: keras.Model, runs: int = 10, throughput_batch: int = 8) -> 
     import numpy as np
     import tensorflow as tf
 
+    from models.logits import inference_call
+
     shape = tuple(int(d) for d in model.inputs[0].shape[1:])
     rng = np.random.default_rng(0)
     medians = {}
     with tf.device("/CPU:0"):
-        call = tf.function(lambda clips: model(clips, training=False), autograph=False)
+        call = inference_call(model)
         for batch in (1, throughput_batch):
             clips = tf.constant(rng.integers(0, 256, (batch, *shape), dtype=np.uint8))
             medians[batch] = median_call_seconds(lambda: call(clips).numpy(), runs)

@@ -92,12 +92,10 @@ class Recognizer:
         from utils.tensorflow_runtime import import_tensorflow
 
         import_tensorflow()
-        import tensorflow as tf
-
-        from models.logits import load_logits_model
+        from models.logits import inference_call, load_logits_model
 
         model = load_logits_model(path, "--recognizer", self.record)  # checks it against the sidecar
-        call = tf.function(lambda clips: model(clips, training=False), autograph=False)
+        call = inference_call(model)
         return lambda clip: call(clip[None]).numpy()[0]
 
     def _tflite(self, path: Path, sidecar: Path):

@@ -36,8 +36,7 @@ def export_all(model, model_path: Path, record: dict, data: FramesData, indices:
     """Export ``model`` (loaded from ``model_path``, sidecar ``record``) into ``folder`` in every form,
     compare each on clips ``indices`` (calibrating int8 on clips ``calibration``), time them; returns the
     reports and the recommended form (None when not timed)."""
-    import tensorflow as tf
-
+    from models.logits import inference_call
     from utils.evaluation.model_cost import interleaved_median_seconds
     from utils.sidecar import write_sidecar
     from utils.training.input_pipeline import ClipReader, predict_logits
@@ -48,7 +47,7 @@ def export_all(model, model_path: Path, record: dict, data: FramesData, indices:
     print(f"comparing on {len(indices)} test clips of {model_path}", flush=True)
     reference, _ = predict_logits(model, data, indices, batch_size)
     reader = ClipReader(data)
-    keras_call = tf.function(lambda x: model(x, training=False), autograph=False)
+    keras_call = inference_call(model)
     runners = {"Keras (.keras)": lambda x: keras_call(x).numpy()}
     reports = [FormReport("Keras (.keras)", "keras", keras_copy.name, keras_copy.stat().st_size, 1.0, 0.0, 0.0, None)]
 

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 
 from models.distiller import FRAMES_KEY
+from models.logits import inference_call
 from models.original_code import logits_part
 from utils.training.callbacks import (
     MONITOR,
@@ -125,8 +126,8 @@ def epoch_loop(model: keras.Model, strategy, train_input: Callable, validation, 
         strategy.run(replica_step, args=(batch,))
 
     network = logits_part(deployable(model))  # traced once per run, not once per epoch
-    predict = tf.function(lambda clips: network(clips, training=False), reduce_retracing=True, autograph=False,
-                          input_signature=None if validation is None else [clips_spec(validation)])
+    predict = inference_call(network, reduce_retracing=True,
+                             input_signature=None if validation is None else [clips_spec(validation)])
     model.stop_training = False
     callback_list.on_train_begin()
     first = next((c.restored_epoch for c in callbacks if isinstance(c, EpochBackup)), 0)  # set by its on_train_begin
