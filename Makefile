@@ -165,7 +165,7 @@ kd-grid: reproduce-synthetic
 # Where PYTHONDONTWRITEBYTECODE is set (some CI machines), Python caches no compiled module, so every process the
 # tests start would compile the project's modules again: compiled once here, they are read by all.
 test: setup
-	$(BIN)/python -m compileall -q -j 0 *.py utils models bench tests > /dev/null
+	$(BIN)/python -m compileall -q -j 0 *.py utils models bench tests
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=10
 
 bench: setup
