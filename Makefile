@@ -49,13 +49,15 @@ DEMO_RECIPE = --batch_size $(DEMO_BATCH) --lr $(DEMO_LR) --lr_schedule $(DEMO_LR
 setup: $(STAMP)
 
 # uv installs requirements.txt into .venv in about half pip's time: it unpacks and compiles the packages on every
-# core (fresh .venvs on a 2-core AVX-512 AMD EPYC, alternating: 36.7-49.3 s against pip's 82.0-102.7 s; docs/testing.md).
+# core (fresh .venvs on a 2-core AVX-512 AMD EPYC, alternating: 36.7-49.3 s against pip's 82.0-102.7 s;
+# docs/testing.md).
 # uv reads neither pip.conf nor PIP_* variables: where pip is set up for a mirror or a proxy, INSTALLER=pip installs
 # with pip alone, as it is configured. pip also takes over wherever uv cannot be installed or fails.
 INSTALLER ?= uv
 UV_INSTALL = $(BIN)/python -m pip install --quiet "uv>=0.5,<1" && \
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -r requirements.txt
-PIP_INSTALL = $(BIN)/python -m pip install --quiet --upgrade pip && $(BIN)/python -m pip install --quiet -r requirements.txt
+PIP_INSTALL = $(BIN)/python -m pip install --quiet --upgrade pip && \
+	$(BIN)/python -m pip install --quiet -r requirements.txt
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

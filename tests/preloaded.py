@@ -182,12 +182,13 @@ def start_server() -> None:
     forkserver.ensure_running()
 
 
-def fork_server_from_here() -> bool:
+def fork_server_from_here() -> None:
     """Fork the server from this process, which has imported TensorFlow as the server's preload does and nothing
     has run yet (no TensorFlow thread, device or session; NumPy's BLAS at one thread: the caller says so), instead
-    of a server that imports TensorFlow again (4.3-5.1 s of its CPU per test worker, docs/testing.md). multiprocessing then uses it as
-    its own. The server keeps only its listening socket, its end of the "alive" pipe and stdin/stdout/stderr (not
-    pytest-xdist's channel), and forgets the project's modules, as the preload does. False when a server runs."""
+    of a server that imports TensorFlow again (4.3-5.1 s of its CPU per test worker, docs/testing.md).
+    multiprocessing then uses it as its own. The server keeps only its listening socket, its end of the "alive"
+    pipe and stdin/stdout/stderr (not pytest-xdist's channel), and forgets the project's modules, as the preload
+    does. Nothing is forked when a server already runs."""
     import faulthandler
     import socket
     from multiprocessing import connection, forkserver, resource_tracker
@@ -195,7 +196,7 @@ def fork_server_from_here() -> bool:
     server = forkserver._forkserver
     with server._lock:
         if server._forkserver_pid is not None:
-            return False
+            return
         resource_tracker.ensure_running()
         listener = socket.socket(socket.AF_UNIX)
         address = connection.arbitrary_address("AF_UNIX")
@@ -226,7 +227,6 @@ def fork_server_from_here() -> bool:
         server._forkserver_address = address
         server._forkserver_alive_fd = alive_w
         server._forkserver_pid = pid
-    return True
 
 
 def _interpreters_warning_filters() -> None:

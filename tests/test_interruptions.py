@@ -135,7 +135,7 @@ def test_a_script_called_in_process_keeps_the_callers_ctrl_c():
 # what pybind11 raised when a Ctrl-C landed while TensorFlow converted one of its own errors (a TFLite conversion
 # loading its SavedModel, seen once in this suite)
 PYBIND11_CTRL_C_ERROR = ("pybind11::error_already_set: MISMATCH of original and normalized active exception types: "
-                      "ORIGINAL InvalidArgumentError REPLACED BY KeyboardInterrupt: <EMPTY MESSAGE>")
+                         "ORIGINAL InvalidArgumentError REPLACED BY KeyboardInterrupt: <EMPTY MESSAGE>")
 
 
 def test_a_ctrl_c_that_tensorflows_bindings_turned_into_an_error_is_still_a_ctrl_c(capsys):
