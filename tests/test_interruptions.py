@@ -15,7 +15,15 @@ import keras
 import pytest
 
 from tests.frames_factory import write_frames_folder
-from tests.scripts import history_epochs, kill_point, run_in_process, signal_group, start_script, wait_until
+from tests.scripts import (
+    history_epochs,
+    kill_point,
+    run_code,
+    run_in_process,
+    signal_group,
+    start_script,
+    wait_until,
+)
 from utils.atomic_files import interrupts_deferred
 
 # --mixed_precision off: float32, the same numbers on CPUs with and without bfloat16 units
@@ -123,6 +131,34 @@ def test_ctrl_c_during_the_interpreters_shutdown_changes_nothing(interrupted, st
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stdout) == (status, "done\n"), result.stderr
     assert result.stderr.strip().startswith(stderr) and len(result.stderr.strip().splitlines()) == (1 if stderr else 0)
+
+
+LOST_IN_A_FINALIZER = """
+import signal, sys, time
+from utils.cli import entry_point
+class Finalized:
+    def __del__(self):  # a Ctrl-C that lands while a finalizer runs, as in importlib's module-lock callback
+        {lost}
+def main():
+    Finalized()
+    for _ in range(500):  # 5 s of work
+        time.sleep(0.01)
+    print("finished")
+entry_point(main, "script.py")
+"""
+
+
+@pytest.mark.parametrize("lost, status, stdout, stderr", [
+    ("signal.raise_signal(signal.SIGINT)", 130, "", "script.py: interrupted; nothing incomplete was kept. Run the "
+                                                   "same command again."),
+    ("raise ValueError('a bug of the finalizer')", 0, "finished\n", "Exception ignored in"),
+], ids=["a Ctrl-C stops the run", "another error is still only printed"])
+def test_a_ctrl_c_dropped_by_a_finalizer_still_stops_the_run(lost, status, stdout, stderr):
+    result = run_code(LOST_IN_A_FINALIZER.format(lost=lost))
+    assert (result.returncode, result.stdout) == (status, stdout), result.stderr
+    assert result.stderr.strip().startswith(stderr), result.stderr
+    if status == 130:
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 def test_a_script_called_in_process_keeps_the_callers_ctrl_c():

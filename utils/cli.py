@@ -6,11 +6,13 @@ no traceback; Ctrl-C ends with status 130 and a line instead of a traceback.
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import contextlib
 import math
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,7 +167,7 @@ def entry_point(main: Callable[[], None], prog: str, interrupted: str = INTERRUP
     interpreter's shutdown (TensorFlow's teardown takes a moment) would otherwise die of the signal,
     status -2 and no word, after a run that had finished or had said what it left on disk."""
     try:
-        with ctrl_c_as_keyboard_interrupt():
+        with ctrl_c_as_keyboard_interrupt(), lost_ctrl_c_raised_again():
             main()
     except KeyboardInterrupt:
         _ignore_ctrl_c(ends_process)
@@ -197,6 +199,34 @@ def ctrl_c_as_keyboard_interrupt():
         if CTRL_C_IN_BINDINGS not in str(error):
             raise
         raise KeyboardInterrupt from error
+
+
+CTRL_C_AGAIN_AFTER_S = 0.01  # long enough for the finalizer or callback to have returned
+
+
+@contextlib.contextmanager
+def lost_ctrl_c_raised_again():
+    """Python raises a Ctrl-C's KeyboardInterrupt in whatever the main thread runs at that moment. In a finalizer or
+    a weakref callback (importlib's module locks have one: any import) it is printed as "Exception ignored" and
+    dropped, and the run would go on as if no Ctrl-C had come (seen once in the suite: video_to_frames.py, stopped
+    while it started its workers, finished with status 0). Such a lost interrupt is delivered again a moment later,
+    through the SIGINT handler then in force (a deferred one defers it, an ignored one drops it), from a thread: a
+    SIGINT raised in the hook itself would land in the hook, and be dropped again."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable):
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            again = threading.Timer(CTRL_C_AGAIN_AFTER_S, _thread.interrupt_main, args=(signal.SIGINT,))
+            again.daemon = True
+            again.start()
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 def _ignore_ctrl_c(ends_process: bool) -> None:
