@@ -35,7 +35,7 @@ SOFTMAX_LAYER = "softmax"
 def with_softmax(network: keras.Model) -> keras.Model:
     """``network`` (which outputs logits) followed by a softmax, as every network of the authors' code ends."""
     probabilities = keras.layers.Softmax(name=SOFTMAX_LAYER, dtype="float32")(network.output)
-    return keras.Model(network.inputs, probabilities, name=network.name)
+    return keras.Model(network.input, probabilities, name=network.name)
 
 
 def logits_part(model: keras.Model) -> keras.Model:
@@ -44,7 +44,7 @@ def logits_part(model: keras.Model) -> keras.Model:
     layer = model.layers[-1]
     if layer.name != SOFTMAX_LAYER or not isinstance(layer, keras.layers.Softmax):
         return model
-    return keras.Model(model.inputs, layer.input, name=model.name)
+    return keras.Model(model.input, layer.input, name=model.name)
 
 
 def quiet_from_logits_warning() -> None:

@@ -1,5 +1,7 @@
 """--original_code computes the authors' arithmetic (models/original_code.py), checked against NumPy."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -103,3 +105,15 @@ def test_logits_part_and_the_checks_of_each_mode():
         Distiller(student, teacher)
     with pytest.raises(InputError, match="--original_code needs a network that ends in softmax"):
         Distiller(plain, teacher, original_code=True)
+
+
+def test_softmax_and_logits_models_take_a_batch_as_their_network_does():
+    """Called on a bare batch, as the network it wraps is, neither model warns that the input's structure is
+    not the expected one (Keras's UserWarning when the wrapper's inputs are a list)."""
+    student, _ = networks()
+    clips = np.zeros((2, *SHAPE), np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        probabilities = student(clips, training=False).numpy()
+        logits = logits_part(student)(clips, training=False).numpy()
+    np.testing.assert_allclose(probabilities, softmax(logits), rtol=1e-5, atol=1e-7)
