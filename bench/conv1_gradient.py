@@ -7,7 +7,9 @@
             the 2-D gradients at that shape, and the row's target is that it uses them where they are
             the faster
   step      a whole training step (Adam, batch 8) of the demo's student and teacher, 16×32×32, with conv1
-            a FewChannelConv3D (what the models use) and with conv1 a plain Conv3D, the same weights
+            taking the 2-D gradients and with conv1 a plain Conv3D, the same weights; each row says whether
+            the models use the 2-D gradients there on this CPU (FewChannelConv3D takes them only on a CPU
+            with AVX2 and without AVX-512)
 
 Both sides of each pair are timed in alternating rounds in one process (the median call, by
 utils/evaluation/model_cost.interleaved_median_seconds, the timer evaluate.py and export_student.py use).
@@ -59,14 +61,20 @@ def gradient_case(clip: tuple[int, int, int], filters: int, rounds: int) -> dict
             "used": uses_planar_gradient(filters, clip[1], clip[2])}
 
 
-def with_plain_conv1(model):
-    """The same network and weights with conv1 a plain layers.Conv3D (TensorFlow's own gradient)."""
+def with_conv1(model, planar: bool):
+    """The same network and weights with conv1 taking the 2-D gradients whatever the CPU (planar) or a plain
+    layers.Conv3D (TensorFlow's own gradient)."""
     import keras
 
-    from models.few_channel_conv import FewChannelConv3D
+    from models.few_channel_conv import FewChannelConv3D, conv3d_with_planar_filter_gradient
+
+    class PlanarConv3D(keras.layers.Conv3D):
+        def convolution_op(self, inputs, kernel):
+            return conv3d_with_planar_filter_gradient(inputs, kernel)
 
     def clone(layer):
-        kind = keras.layers.Conv3D if isinstance(layer, FewChannelConv3D) else layer.__class__
+        kind = (PlanarConv3D if planar else keras.layers.Conv3D) if isinstance(layer, FewChannelConv3D) \
+            else layer.__class__
         return kind.from_config(layer.get_config())
 
     copy = keras.models.clone_model(model, clone_function=clone)
@@ -79,19 +87,21 @@ def step_case(role: str, rounds: int) -> dict:
     import numpy as np
 
     from models.c3d import student_c3d, teacher_c3d
+    from models.few_channel_conv import uses_planar_gradient
     from utils.training.trainer import compile_classifier
 
     keras.utils.set_random_seed(0)
-    ours = (student_c3d if role == "student" else teacher_c3d)(6, (16, 32, 32, 3), width=0.25)
-    plain = with_plain_conv1(ours)
+    model = (student_c3d if role == "student" else teacher_c3d)(6, (16, 32, 32, 3), width=0.25)
+    ours, plain = with_conv1(model, planar=True), with_conv1(model, planar=False)
     clips = np.random.default_rng(0).integers(0, 256, (BATCH, 16, 32, 32, 3), dtype=np.uint8)
     labels = np.arange(BATCH) % 6
-    for model in (ours, plain):
-        compile_classifier(model, 1e-4)
-        model.train_on_batch(clips, labels)  # tracing, then oneDNN's primitive set-up
+    for network in (ours, plain):
+        compile_classifier(network, 1e-4)
+        network.train_on_batch(clips, labels)  # tracing, then oneDNN's primitive set-up
     mine, theirs = side_by_side(lambda: ours.train_on_batch(clips, labels),
                                 lambda: plain.train_on_batch(clips, labels), rounds)
-    return {"planar_seconds": mine, "tensorflow_seconds": theirs}
+    return {"planar_seconds": mine, "tensorflow_seconds": theirs,
+            "used": uses_planar_gradient(model.get_layer("conv1").filters, 32, 32)}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -116,8 +126,9 @@ def main(argv: list[str] | None = None) -> dict:
               f"{g['tensorflow_seconds'] / g['planar_seconds']:.2f}x faster (difference {g['relative_difference']:.0e}; "
               f"{'used' if g['used'] else 'not used'} there)")
     for s in result["step"]:
-        print(f"training step, {s['case']}: {1e3 * s['planar_seconds']:.1f} ms against {1e3 * s['tensorflow_seconds']:.1f} "
-              f"ms with TensorFlow's conv1 gradient: {s['tensorflow_seconds'] / s['planar_seconds']:.2f}x faster")
+        print(f"training step, {s['case']}: {1e3 * s['planar_seconds']:.1f} ms with conv1's 2-D gradients against "
+              f"{1e3 * s['tensorflow_seconds']:.1f} ms with TensorFlow's: {s['tensorflow_seconds'] / s['planar_seconds']:.2f}x "
+              f"faster ({'used' if s['used'] else 'not used'} there)")
     return result
 
 

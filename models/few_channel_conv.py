@@ -9,10 +9,11 @@ image) against the output's gradient. The 2-D kernels' cost grows with the filte
 faster than the 3-D kernel's: on that CPU they were faster with 4 filters at every frame size measured
 (32² to 112²: 1.7-4.2×) and with 16 up to 64×64 frames (1.1-2.5×), but not with 16 at 112×112 (0.76-0.92×)
 nor reliably with 64 (0.26-1.13×), so the layer uses them only for at most ``PLANAR_MAX_FILTERS``
-filters and filters × frame area within ``PLANAR_BUDGET`` (docs/performance.md; ``python -m
-bench.conv1_gradient`` measures both sides on any CPU). The forward pass and the input
-gradient are TensorFlow's own; the filter gradient is the same sum in another order (equal to float32
-rounding). Float32 on CPUs only: other dtypes (mixed bfloat16 or float16) and machines with a GPU keep
+filters and filters × frame area within ``PLANAR_BUDGET``, and only on such a CPU: x86 with AVX2 and without
+AVX-512. On a 2-core Intel Xeon with AVX-512 and AMX, oneDNN's own 3-D kernel was the faster at every shape
+measured (docs/performance.md; ``python -m bench.conv1_gradient`` measures both sides on any CPU). The forward
+pass and the input gradient are TensorFlow's own; the filter gradient is the same sum in another order (equal
+to float32 rounding). Float32 on CPUs only: other dtypes (mixed bfloat16 or float16) and machines with a GPU keep
 TensorFlow's gradient, whose kernels this rewrite has not been measured against.
 """
 
@@ -21,14 +22,24 @@ from __future__ import annotations
 import keras
 
 from models.bfloat16_conv import Bfloat16GuardedConv3D, gpu_visible
+from utils.machine import cpu_flags
 
 PLANAR_MAX_FILTERS = 16  # where the 2-D gradients were the faster on every shape measured (module docstring)
 PLANAR_BUDGET = 65_536  # filters × frame height × frame width
 
 
-def uses_planar_gradient(filters: int, height: int | None, width: int | None) -> bool:
+def planar_gradient_pays_on(flags) -> bool:
+    """Whether a CPU with these flags is of the class where the 2-D gradients were measured the faster
+    (module docstring): with AVX-512 they were the slower, and where nothing was measured (no AVX2: another
+    architecture, an older x86) TensorFlow's own gradient is kept."""
+    return "avx2" in flags and "avx512f" not in flags
+
+
+def uses_planar_gradient(filters: int, height: int | None, width: int | None, flags=None) -> bool:
+    """At this shape, on a CPU with ``flags`` (this one's when None)."""
     return (height is not None and width is not None and filters <= PLANAR_MAX_FILTERS
-            and filters * height * width <= PLANAR_BUDGET)
+            and filters * height * width <= PLANAR_BUDGET
+            and planar_gradient_pays_on(cpu_flags() if flags is None else flags))
 
 
 def conv3d_with_planar_filter_gradient(x, kernel):
@@ -68,7 +79,8 @@ def planar_filter_gradient(x, dy, kernel_shape):
 @keras.saving.register_keras_serializable(package="har_kd")
 class FewChannelConv3D(Bfloat16GuardedConv3D):
     """layers.Conv3D with the filter gradient of the module docstring where it applies (float32, stride 1,
-    'same' padding, no dilation or groups, channels last, odd kernel, uses_planar_gradient, no GPU), and
+    'same' padding, no dilation or groups, channels last, odd kernel, uses_planar_gradient at this shape on
+    this CPU, no GPU), and
     Bfloat16GuardedConv3D's elsewhere."""
 
     def convolution_op(self, inputs, kernel):

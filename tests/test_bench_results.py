@@ -204,10 +204,13 @@ def test_conv1_gradient_rows_mark_a_choice_that_is_the_slower_on_this_cpu():
                                          case("at the budget", [16, 64, 64], 16, 0.03, 0.025, True),
                                          case("paper teacher", [16, 112, 112], 64, 0.2, 0.1, False),
                                          case("paper student", [16, 112, 112], 16, 0.05, 0.07, False)],
-                "step": [{"case": "demo student", "planar_seconds": 0.027, "tensorflow_seconds": 0.037}]}
+                "step": [{"case": "demo student", "planar_seconds": 0.027, "tensorflow_seconds": 0.037, "used": True},
+                         {"case": "demo teacher", "planar_seconds": 0.06, "tensorflow_seconds": 0.05, "used": True},
+                         {"case": "demo student", "planar_seconds": 0.027, "tensorflow_seconds": 0.037, "used": False}]}
     rows = results.ROWS["conv1_gradient"](measured)
     assert [r["ratio"] for r in rows] == ["3.75× faster", "0.83× faster", "0.50× faster", "1.40× faster",
-                                          "1.37× faster"]
-    assert [r["met"] for r in rows] == ["yes", "**no**", "yes", "**no**", "yes"]
+                                          "1.37× faster", "0.83× faster", "1.37× faster"]
+    assert [r["met"] for r in rows] == ["yes", "**no**", "yes", "**no**", "yes", "**no**", "**no**"]
     assert "16×112×112, 3→64" in rows[2]["benchmark"] and "not used here" in rows[2]["this project"]
-    assert "27.0 ms" in rows[4]["this project"]
+    assert "27.0 ms (conv1's 2-D gradients, used here)" in rows[4]["this project"]
+    assert "not used here" in rows[6]["this project"]

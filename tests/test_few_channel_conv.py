@@ -1,6 +1,6 @@
 """models/few_channel_conv.py: conv1's per-time-tap filter gradient is TensorFlow's gradient up to float32
-rounding, the layer is a Conv3D everywhere else (forward pass, input gradient, other dtypes, saving), and the
-C3D networks use it for conv1 only."""
+rounding, the layer is a Conv3D everywhere else (forward pass, input gradient, other dtypes, other CPU classes,
+saving), and the C3D networks use it for conv1 only."""
 
 
 import keras
@@ -8,10 +8,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import models.few_channel_conv as few_channel_conv
 from models.bfloat16_conv import Bfloat16GuardedConv3D
 from models.c3d import student_c3d, teacher_c3d
-from models.few_channel_conv import FewChannelConv3D, planar_filter_gradient
+from models.few_channel_conv import FewChannelConv3D, planar_filter_gradient, uses_planar_gradient
 from tests.scripts import run_code
+
+AVX2_ONLY, AVX512 = ["avx2", "fma"], ["avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16"]
+
+
+@pytest.fixture(autouse=True)
+def avx2_only_cpu(monkeypatch):
+    """The CPU class where the layer takes the per-tap path, whatever CPU runs the tests."""
+    monkeypatch.setattr(few_channel_conv, "cpu_flags", lambda: AVX2_ONLY)
 
 
 def gradients(layer, x):
@@ -62,10 +71,9 @@ def test_inside_a_compiled_training_step_with_an_unknown_batch_the_filter_gradie
     np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_other_dtypes_and_settings_take_tensorflows_own_path(monkeypatch):
+def test_other_dtypes_settings_and_cpu_classes_take_tensorflows_own_path(monkeypatch):
     calls = []
-    import models.few_channel_conv as module
-
+    module = few_channel_conv
     real = module.conv3d_with_planar_filter_gradient
     monkeypatch.setattr(module, "conv3d_with_planar_filter_gradient", lambda *a: calls.append(1) or real(*a))
     x = np.random.default_rng(0).random((2, 4, 6, 6, 3), np.float32)
@@ -81,6 +89,12 @@ def test_other_dtypes_and_settings_take_tensorflows_own_path(monkeypatch):
     FewChannelConv3D(32, 3, padding="same")(np.zeros((1, 3, 32, 32, 3), np.float32))  # over 16 filters
     FewChannelConv3D(16, 3, padding="same")(np.zeros((1, 3, 112, 112, 3), np.float32))  # the paper's student
     assert len(calls) == 3
+    for flags in (AVX512, ["fma"], []):  # the 3-D kernel was the faster with AVX-512; not measured without AVX2
+        monkeypatch.setattr(module, "cpu_flags", lambda: flags)
+        FewChannelConv3D(4, 3, padding="same")(x)
+        assert not uses_planar_gradient(4, 32, 32)
+    assert len(calls) == 3 and uses_planar_gradient(4, 32, 32, AVX2_ONLY) and not uses_planar_gradient(4, 32, 32, AVX512)
+    monkeypatch.setattr(module, "cpu_flags", lambda: AVX2_ONLY)
     monkeypatch.setattr(module, "gpu_visible", lambda: True)  # measured on CPUs only
     FewChannelConv3D(4, 3, padding="same")(x)
     assert len(calls) == 3
