@@ -4,12 +4,13 @@
             paper's (16×112×112), with conv1's filter counts of the student and teacher at the demo's width
             (0.25) and at the paper's (1.0), and shapes at the edges of where the layer uses them (at most 16
             filters, filters × frame area at most 65,536); each row says whether FewChannelConv3D uses
-            the 2-D gradients at that shape, and the row's target is that it uses them where they are
-            the faster
+            the 2-D gradients at that shape on this machine, and the row's target is that it uses them
+            where they are the faster
   step      a whole training step (Adam, batch 8) of the demo's student and teacher, 16×32×32, with conv1
             taking the 2-D gradients and with conv1 a plain Conv3D, the same weights; each row says whether
-            the models use the 2-D gradients there on this CPU (FewChannelConv3D takes them only on a CPU
-            with AVX2 and without AVX-512)
+            the models use the 2-D gradients there on this machine (FewChannelConv3D takes them only on a CPU
+            with AVX2 and without AVX-512, and no GPU); no target: the demo's small networks are often
+            within noise of each other
 
 Both sides of each pair are timed in alternating rounds in one process (the median call, by
 utils/evaluation/model_cost.interleaved_median_seconds, the timer evaluate.py and export_student.py use).
@@ -45,6 +46,7 @@ def gradient_case(clip: tuple[int, int, int], filters: int, rounds: int) -> dict
     import numpy as np
     import tensorflow as tf
 
+    from models.bfloat16_conv import gpu_visible
     from models.few_channel_conv import planar_filter_gradient, uses_planar_gradient
 
     rng = np.random.default_rng(0)
@@ -58,7 +60,7 @@ def gradient_case(clip: tuple[int, int, int], filters: int, rounds: int) -> dict
     difference = float(np.abs(planar().numpy() - reference).max() / np.abs(reference).max())
     ours, theirs = side_by_side(lambda: planar().numpy(), lambda: stock().numpy(), rounds)
     return {"planar_seconds": ours, "tensorflow_seconds": theirs, "relative_difference": difference,
-            "used": uses_planar_gradient(filters, clip[1], clip[2])}
+            "used": uses_planar_gradient(filters, clip[1], clip[2]) and not gpu_visible()}
 
 
 def with_conv1(model, planar: bool):
@@ -86,6 +88,7 @@ def step_case(role: str, rounds: int) -> dict:
     import keras
     import numpy as np
 
+    from models.bfloat16_conv import gpu_visible
     from models.c3d import student_c3d, teacher_c3d
     from models.few_channel_conv import uses_planar_gradient
     from utils.training.trainer import compile_classifier
@@ -101,7 +104,7 @@ def step_case(role: str, rounds: int) -> dict:
     mine, theirs = side_by_side(lambda: ours.train_on_batch(clips, labels),
                                 lambda: plain.train_on_batch(clips, labels), rounds)
     return {"planar_seconds": mine, "tensorflow_seconds": theirs,
-            "used": uses_planar_gradient(model.get_layer("conv1").filters, 32, 32)}
+            "used": uses_planar_gradient(model.get_layer("conv1").filters, 32, 32) and not gpu_visible()}
 
 
 def main(argv: list[str] | None = None) -> dict:

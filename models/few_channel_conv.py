@@ -31,7 +31,8 @@ PLANAR_BUDGET = 65_536  # filters × frame height × frame width
 def planar_gradient_pays_on(flags) -> bool:
     """Whether a CPU with these flags is of the class where the 2-D gradients were measured the faster
     (module docstring): with AVX-512 they were the slower, and where nothing was measured (no AVX2: another
-    architecture, an older x86) TensorFlow's own gradient is kept."""
+    architecture, an older x86; or no flags known: utils.machine reads them from Linux's /proc/cpuinfo)
+    TensorFlow's own gradient is kept."""
     return "avx2" in flags and "avx512f" not in flags
 
 

@@ -206,11 +206,14 @@ def test_conv1_gradient_rows_mark_a_choice_that_is_the_slower_on_this_cpu():
                                          case("paper student", [16, 112, 112], 16, 0.05, 0.07, False)],
                 "step": [{"case": "demo student", "planar_seconds": 0.027, "tensorflow_seconds": 0.037, "used": True},
                          {"case": "demo teacher", "planar_seconds": 0.06, "tensorflow_seconds": 0.05, "used": True},
-                         {"case": "demo student", "planar_seconds": 0.027, "tensorflow_seconds": 0.037, "used": False}]}
+                         {"case": "demo student, AVX-512", "planar_seconds": 0.027, "tensorflow_seconds": 0.037,
+                          "used": False},
+                         {"case": "demo student, before 04dc28a", "planar_seconds": 0.027, "tensorflow_seconds": 0.037}]}
     rows = results.ROWS["conv1_gradient"](measured)
     assert [r["ratio"] for r in rows] == ["3.75× faster", "0.83× faster", "0.50× faster", "1.40× faster",
-                                          "1.37× faster", "0.83× faster", "1.37× faster"]
-    assert [r["met"] for r in rows] == ["yes", "**no**", "yes", "**no**", "yes", "**no**", "**no**"]
+                                          "1.37× faster", "0.83× faster", "1.37× faster", "1.37× faster"]
+    # whole steps of the small demo networks are often within noise of each other: shown, not judged
+    assert [r["met"] for r in rows] == ["yes", "**no**", "yes", "**no**", "—", "—", "—", "—"]
     assert "16×112×112, 3→64" in rows[2]["benchmark"] and "not used here" in rows[2]["this project"]
     assert "27.0 ms (conv1's 2-D gradients, used here)" in rows[4]["this project"]
-    assert "not used here" in rows[6]["this project"]
+    assert "not used here" in rows[6]["this project"] and rows[7]["this project"] == "27.0 ms (conv1's 2-D gradients)"
