@@ -46,7 +46,6 @@ def gradient_case(clip: tuple[int, int, int], filters: int, rounds: int) -> dict
     import numpy as np
     import tensorflow as tf
 
-    from models.bfloat16_conv import gpu_visible
     from models.few_channel_conv import planar_filter_gradient, uses_planar_gradient
 
     rng = np.random.default_rng(0)
@@ -60,7 +59,7 @@ def gradient_case(clip: tuple[int, int, int], filters: int, rounds: int) -> dict
     difference = float(np.abs(planar().numpy() - reference).max() / np.abs(reference).max())
     ours, theirs = side_by_side(lambda: planar().numpy(), lambda: stock().numpy(), rounds)
     return {"planar_seconds": ours, "tensorflow_seconds": theirs, "relative_difference": difference,
-            "used": uses_planar_gradient(filters, clip[1], clip[2]) and not gpu_visible()}
+            "used": uses_planar_gradient(filters, clip[1], clip[2])}
 
 
 def with_conv1(model, planar: bool):
@@ -74,9 +73,10 @@ def with_conv1(model, planar: bool):
         def convolution_op(self, inputs, kernel):
             return conv3d_with_planar_filter_gradient(inputs, kernel)
 
+    conv1 = PlanarConv3D if planar else keras.layers.Conv3D
+
     def clone(layer):
-        kind = (PlanarConv3D if planar else keras.layers.Conv3D) if isinstance(layer, FewChannelConv3D) \
-            else layer.__class__
+        kind = conv1 if isinstance(layer, FewChannelConv3D) else layer.__class__
         return kind.from_config(layer.get_config())
 
     copy = keras.models.clone_model(model, clone_function=clone)
@@ -88,7 +88,6 @@ def step_case(role: str, rounds: int) -> dict:
     import keras
     import numpy as np
 
-    from models.bfloat16_conv import gpu_visible
     from models.c3d import student_c3d, teacher_c3d
     from models.few_channel_conv import uses_planar_gradient
     from utils.training.trainer import compile_classifier
@@ -104,7 +103,7 @@ def step_case(role: str, rounds: int) -> dict:
     mine, theirs = side_by_side(lambda: ours.train_on_batch(clips, labels),
                                 lambda: plain.train_on_batch(clips, labels), rounds)
     return {"planar_seconds": mine, "tensorflow_seconds": theirs,
-            "used": uses_planar_gradient(model.get_layer("conv1").filters, 32, 32) and not gpu_visible()}
+            "used": uses_planar_gradient(model.get_layer("conv1").filters, 32, 32)}
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -36,11 +36,11 @@ def planar_gradient_pays_on(flags) -> bool:
     return "avx2" in flags and "avx512f" not in flags
 
 
-def uses_planar_gradient(filters: int, height: int | None, width: int | None, flags=None) -> bool:
-    """At this shape, on a CPU with ``flags`` (this one's when None)."""
+def uses_planar_gradient(filters: int, height: int | None, width: int | None) -> bool:
+    """At this shape, on this machine: its CPU's class, and no GPU (the rewrite was measured on CPUs only)."""
     return (height is not None and width is not None and filters <= PLANAR_MAX_FILTERS
-            and filters * height * width <= PLANAR_BUDGET
-            and planar_gradient_pays_on(cpu_flags() if flags is None else flags))
+            and filters * height * width <= PLANAR_BUDGET and planar_gradient_pays_on(cpu_flags())
+            and not gpu_visible())
 
 
 def conv3d_with_planar_filter_gradient(x, kernel):
@@ -81,14 +81,13 @@ def planar_filter_gradient(x, dy, kernel_shape):
 class FewChannelConv3D(Bfloat16GuardedConv3D):
     """layers.Conv3D with the filter gradient of the module docstring where it applies (float32, stride 1,
     'same' padding, no dilation or groups, channels last, odd kernel, uses_planar_gradient at this shape on
-    this CPU, no GPU), and
-    Bfloat16GuardedConv3D's elsewhere."""
+    this machine), and Bfloat16GuardedConv3D's elsewhere."""
 
     def convolution_op(self, inputs, kernel):
         planar = (keras.backend.backend() == "tensorflow" and self.padding == "same" and self.data_format == "channels_last"
                   and tuple(self.strides) == (1, 1, 1) and tuple(self.dilation_rate) == (1, 1, 1) and self.groups == 1
                   and self.kernel_size[0] % 2 == 1 and keras.backend.standardize_dtype(inputs.dtype) == "float32"
-                  and uses_planar_gradient(self.filters, inputs.shape[2], inputs.shape[3]) and not gpu_visible())
+                  and uses_planar_gradient(self.filters, inputs.shape[2], inputs.shape[3]))
         if not planar:
             return super().convolution_op(inputs, kernel)
         return conv3d_with_planar_filter_gradient(inputs, kernel)
